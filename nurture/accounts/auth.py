@@ -1,0 +1,64 @@
+"""API authentication: an API key (Bearer or X-API-Key), or the logged-in session for the web UI."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.http import HttpRequest
+from ninja.errors import HttpError
+from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
+
+from nurture.accounts.models import ApiKey, User
+from nurture.core import clock
+
+# Writing last_used_at on every call would add a write per request; a minute's precision is enough.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def _lookup(raw_key: str) -> ApiKey | None:
+    key = ApiKey.objects.filter(key_hash=ApiKey.hash(raw_key), revoked_at__isnull=True).first()
+    if key is None:
+        return None
+    now = clock.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key
+
+
+class BearerKey(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        return _lookup(token)
+
+
+class HeaderKey(APIKeyHeader):
+    param_name = "X-API-Key"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> ApiKey | None:
+        return _lookup(key) if key else None
+
+
+AUTH = [BearerKey(), HeaderKey(), SessionAuth()]
+
+ROLE_SCOPES: dict[str, set[str]] = {
+    User.Role.ADMIN: set(ApiKey.Scope.values),
+    User.Role.MANAGER: set(ApiKey.Scope.values),
+    User.Role.MARKETER: set(ApiKey.Scope.values),
+    User.Role.SALES_REP: set(ApiKey.Scope.values),
+    User.Role.CARE_AGENT: {ApiKey.Scope.CONTACTS_READ, ApiKey.Scope.CONTACTS_WRITE},
+}
+
+
+def require_scope(request: HttpRequest, scope: str) -> None:
+    principal: Any = request.auth  # type: ignore[attr-defined]
+    if isinstance(principal, ApiKey):
+        allowed = scope in principal.scopes
+    else:
+        allowed = principal.is_superuser or scope in ROLE_SCOPES.get(principal.role, set())
+    if not allowed:
+        raise HttpError(403, f"this key or user lacks the scope {scope}")
+
+
+def acting_user(request: HttpRequest) -> User | None:
+    principal: Any = request.auth  # type: ignore[attr-defined]
+    return principal if isinstance(principal, User) else principal.created_by

@@ -1,0 +1,22 @@
+"""The JSON API under /api/v1/, OpenAPI at /api/v1/docs (linked from /api/docs)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+
+from nurture.accounts.auth import AUTH
+from nurture.capture.api import router as leads_router
+from nurture.contacts.api import router as contacts_router
+from nurture.contacts.leads import InvalidLead
+
+api = NinjaAPI(title="Nurture API", version="1", auth=AUTH, urls_namespace="api")
+api.add_router("/leads", leads_router)
+api.add_router("/contacts", contacts_router)
+
+
+@api.exception_handler(InvalidLead)
+def invalid_lead(request: HttpRequest, exc: InvalidLead) -> HttpResponse:
+    prefix = getattr(exc, "loc_prefix", ["body"])
+    detail = [{"loc": [*prefix, *e.field.split(".")], "type": e.code, "msg": e.message} for e in exc.errors]
+    return api.create_response(request, {"detail": detail}, status=422)

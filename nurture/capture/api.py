@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+from ninja.responses import Status
+from pydantic import ConfigDict
+
+from nurture.accounts.auth import acting_user, require_scope
+from nurture.accounts.models import ApiKey
+from nurture.contacts.actions import CaptureResult, capture_leads
+from nurture.contacts.leads import InvalidLead, LeadInput, parse_lead
+from nurture.contacts.models import Event
+from nurture.lifecycle.models import StageChange
+
+router = Router(tags=["leads"])
+MAX_BATCH = 1000
+
+
+class LeadIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    external_id: str | None = None
+    zalo_id: str | None = None
+    facebook_id: str | None = None
+    gender: str | None = None
+    birth_date: str | None = None
+    company: str | None = None
+    job_title: str | None = None
+    industry: str | None = None
+    province: str | None = None
+    need: str | None = None
+    preferred_contact_time: str | None = None
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    term: str | None = None
+    content: str | None = None
+    referrer: str | None = None
+    landing_url: str | None = None
+    tags: list[str] | None = None
+    custom_fields: dict[str, str | int | float | bool | None] | None = None
+    consents: dict[str, bool] | None = None
+    occurred_at: datetime | None = None
+
+
+class BatchIn(Schema):
+    leads: list[LeadIn] = Field(..., min_length=1, max_length=MAX_BATCH)
+
+
+class CaptureOut(Schema):
+    contact_id: int
+    outcome: str = Field(description="created, updated or unchanged")
+    updated_fields: list[str]
+
+
+class BatchOut(Schema):
+    created: int
+    updated: int
+    unchanged: int
+    results: list[CaptureOut]
+
+
+def _to_lead(payload: LeadIn, loc: list[str | int]) -> LeadInput:
+    data: dict[str, Any] = payload.dict(exclude_none=True)
+    try:
+        lead = parse_lead(data)
+    except InvalidLead as exc:
+        exc.loc_prefix = loc  # type: ignore[attr-defined]
+        raise
+    lead.occurred_at = payload.occurred_at
+    return lead
+
+
+def _out(result: CaptureResult) -> CaptureOut:
+    return CaptureOut(contact_id=result.contact_id, outcome=result.outcome, updated_fields=result.updated_fields)
+
+
+def _capture(request: HttpRequest, leads: list[LeadInput]) -> list[CaptureResult]:
+    principal = request.auth  # type: ignore[attr-defined]
+    label = f"api:{principal.name}" if isinstance(principal, ApiKey) else "api"
+    return capture_leads(
+        leads, event_type=Event.Type.API_CAPTURED, cause=StageChange.Cause.API, actor=acting_user(request),
+        source_label=label,
+    )  # fmt: skip
+
+
+@router.post("", response={201: CaptureOut, 200: CaptureOut}, summary="Capture one lead")
+def create_lead(request: HttpRequest, payload: LeadIn) -> Status[CaptureOut]:
+    """Create a lead, or land on the known contact with the same phone, email or external id."""
+    require_scope(request, ApiKey.Scope.LEADS_WRITE)
+    result = _capture(request, [_to_lead(payload, ["body"])])[0]
+    return Status(201 if result.created else 200, _out(result))
+
+
+@router.post("/batch", response=BatchOut, summary="Capture up to 1,000 leads")
+def create_leads(request: HttpRequest, payload: BatchIn) -> BatchOut:
+    """All or nothing: if any lead is invalid the response names it and nothing is written."""
+    require_scope(request, ApiKey.Scope.LEADS_WRITE)
+    leads = [_to_lead(item, ["body", "leads", i]) for i, item in enumerate(payload.leads)]
+    results = [_out(r) for r in _capture(request, leads)]
+    counts = {o: sum(1 for r in results if r.outcome == o) for o in ("created", "updated", "unchanged")}
+    return BatchOut(results=results, **counts)

@@ -1,0 +1,67 @@
+"""Shared fixtures: an owner (alice), a teammate (bob) and an outsider (charlie) for every permission test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from nurture.accounts.actions import create_api_key
+from nurture.accounts.models import Team, User
+from nurture.lifecycle import stages
+
+
+@pytest.fixture(autouse=True)
+def _fresh_stage_cache() -> Iterator[None]:
+    # Stage ids are cached per process; each test database may hold new ones.
+    stages.clear_cache()
+    yield
+    stages.clear_cache()
+
+
+@pytest.fixture
+def team(db: Any) -> Team:
+    return Team.objects.create(name="Hà Nội")
+
+
+@pytest.fixture
+def admin_user(db: Any) -> User:
+    return User.objects.create_user(
+        username="admin", password="pw-admin-123", role=User.Role.ADMIN, first_name="Quản", last_name="Trị"
+    )
+
+
+@pytest.fixture
+def alice(team: Team) -> User:
+    return User.objects.create_user(username="alice", password="pw-alice-123", role=User.Role.SALES_REP, team=team)
+
+
+@pytest.fixture
+def bob(team: Team) -> User:
+    return User.objects.create_user(username="bob", password="pw-bob-123", role=User.Role.SALES_REP, team=team)
+
+
+@pytest.fixture
+def charlie(db: Any) -> User:
+    other = Team.objects.create(name="Đà Nẵng")
+    return User.objects.create_user(username="charlie", password="pw-charlie-123", role=User.Role.SALES_REP, team=other)
+
+
+@pytest.fixture
+def admin_client(admin_user: User) -> Client:
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def api_key(admin_user: User) -> str:
+    _key, raw = create_api_key(name="test", scopes=["leads:write", "contacts:read", "contacts:write"], created_by=admin_user)
+    return raw
+
+
+@pytest.fixture
+def api(api_key: str) -> Client:
+    return Client(headers={"Authorization": f"Bearer {api_key}"})

@@ -1,0 +1,447 @@
+"""Every write to contacts goes through here: capture, update, notes, stage changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from nurture.accounts.models import User
+from nurture.contacts.leads import LeadInput
+from nurture.contacts.models import Company, Consent, Contact, Event, Identity, Note, Tag
+from nurture.core import clock
+from nurture.core.normalise import fold, split_name
+from nurture.lifecycle import stages
+from nurture.lifecycle.models import Stage, StageChange
+
+# Contact fields a later capture may fill when they are still empty. Attribution fields are
+# first-touch: never overwritten once set.
+FILLABLE = (
+    "full_name", "email", "phone", "gender", "birth_date", "job_title", "industry", "province", "need",
+    "preferred_contact_time", "source", "medium", "campaign", "referrer", "landing_url",
+)  # fmt: skip
+DERIVED_NAME_FIELDS = ("family_name", "middle_name", "given_name", "name_folded")
+IDENTITY_ATTR = {
+    "external": "external_id",
+    "phone": "phone",
+    "email": "email",
+    "zalo": "zalo_id",
+    "facebook": "facebook_id",
+    "anonymous": "anonymous_id",
+}
+LOOKUP_CHUNK = 500
+CAPTURE_RETRIES = 3
+
+
+@dataclass
+class CaptureResult:
+    contact_id: int
+    created: bool
+    updated_fields: list[str] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        if self.created:
+            return "created"
+        return "updated" if self.updated_fields else "unchanged"
+
+
+def capture_lead(lead: LeadInput, **options: Any) -> CaptureResult:
+    return capture_leads([lead], **options)[0]
+
+
+def capture_leads(
+    leads: Sequence[LeadInput],
+    *,
+    event_type: str,
+    cause: str = StageChange.Cause.CAPTURE,
+    actor: User | None = None,
+    source_label: str = "",
+    record_unchanged: bool = True,
+) -> list[CaptureResult]:
+    """Find or create the contact of each lead, fill empty fields and append the event.
+
+    Leads whose normalised phone, email or other identity is already known land on that contact;
+    leads in the same batch that share an identity land on one new contact. `record_unchanged=False`
+    skips the event for a lead that changed nothing, so re-importing a file is a no-op.
+    """
+    for attempt in range(CAPTURE_RETRIES):
+        try:
+            with transaction.atomic():
+                return _capture(leads, event_type, cause, actor, source_label, record_unchanged)
+        except IntegrityError:
+            # A parallel capture created one of these identities first (the unique constraint on
+            # Identity closes the race); the retry finds it and lands on that contact.
+            if attempt == CAPTURE_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _group(leads: Sequence[LeadInput]) -> list[list[int]]:
+    """Group lead indexes that share any identity key (union-find)."""
+    parent = list(range(len(leads)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[tuple[str, str], int] = {}
+    for i, lead in enumerate(leads):
+        for key in lead.identity_keys():
+            if key in owner:
+                parent[root(i)] = root(owner[key])
+            else:
+                owner[key] = i
+    groups: dict[int, list[int]] = {}
+    for i in range(len(leads)):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
+
+
+def _existing_identities(keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    values = sorted({value for _, value in keys})
+    found: dict[tuple[str, str], int] = {}
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        rows = Identity.objects.filter(value__in=values[start : start + LOOKUP_CHUNK]).values_list(
+            "kind", "value", "contact_id"
+        )
+        for kind, value, contact_id in rows:
+            if (kind, value) in keys:
+                found[(kind, value)] = contact_id
+    return found
+
+
+def _merged_value(group_leads: list[LeadInput], name: str) -> Any:
+    for lead in group_leads:
+        value = getattr(lead, name)
+        if value:
+            return value
+    return "" if name != "birth_date" else None
+
+
+def _set_name(contact: Contact, full_name: str) -> None:
+    parts = split_name(full_name)
+    contact.full_name = full_name
+    contact.family_name, contact.middle_name, contact.given_name = parts.family, parts.middle, parts.given
+    contact.name_folded = fold(full_name)
+
+
+def _companies(names: set[str], now: datetime) -> dict[str, int]:
+    """Company id per name, matched on the folded name; missing companies are created."""
+    by_folded = {fold(name): name for name in names if name}
+    if not by_folded:
+        return {}
+    known = dict(
+        Company.objects.filter(name_folded__in=list(by_folded)).values_list("name_folded", "id")
+    )
+    missing = [Company(name=by_folded[f], name_folded=f, created_at=now) for f in by_folded if f not in known]
+    for company in Company.objects.bulk_create(missing):
+        known[company.name_folded] = company.pk
+    return {name: known[fold(name)] for name in names if name}
+
+
+def _tags(names: set[str]) -> dict[str, int]:
+    if not names:
+        return {}
+    Tag.objects.bulk_create([Tag(name=n) for n in names], ignore_conflicts=True)
+    return dict(Tag.objects.filter(name__in=list(names)).values_list("name", "id"))
+
+
+def _capture(
+    leads: Sequence[LeadInput],
+    event_type: str,
+    cause: str,
+    actor: User | None,
+    source_label: str,
+    record_unchanged: bool,
+) -> list[CaptureResult]:
+    now = clock.now()
+    groups = _group(leads)
+    all_keys = {key for lead in leads for key in lead.identity_keys()}
+    known = _existing_identities(all_keys)
+
+    target_of_group: list[int | None] = []
+    for group in groups:
+        target = None
+        # Most trusted identity wins when a group's keys point at different contacts;
+        # reconciling such conflicts is the identity app's job (possible duplicates).
+        for kind in IDENTITY_ATTR:
+            for i in group:
+                value = getattr(leads[i], IDENTITY_ATTR[kind])
+                if value and (kind, value) in known:
+                    target = known[(kind, value)]
+                    break
+            if target is not None:
+                break
+        target_of_group.append(target)
+
+    existing = Contact.objects.in_bulk([t for t in target_of_group if t is not None])
+    companies = _companies({lead.company for lead in leads if lead.company}, now)
+    tag_ids = _tags({tag for lead in leads for tag in lead.tags})
+
+    new_contacts: list[Contact] = []
+    new_group_indexes: list[int] = []
+    changed: dict[int, set[str]] = {}
+    for g, group in enumerate(groups):
+        group_leads = [leads[i] for i in group]
+        target = target_of_group[g]
+        if target is None:
+            contact = Contact(
+                stage_id=stages.entry_stage_id(anonymous=all(lead.is_anonymous for lead in group_leads)),
+                created_at=_first_time(group_leads, now),
+                updated_at=now,
+                last_activity_at=_last_time(group_leads, now),
+            )
+            for name in FILLABLE:
+                setattr(contact, name, _merged_value(group_leads, name))
+            _set_name(contact, contact.full_name)
+            company = _merged_value(group_leads, "company")
+            contact.company_id = companies.get(company) if company else None
+            contact.custom_fields = _merged_custom(group_leads, {})
+            new_contacts.append(contact)
+            new_group_indexes.append(g)
+        else:
+            contact = existing[target]
+            fields = _fill(contact, group_leads, companies)
+            if fields:
+                changed[contact.pk] = set(fields)
+    Contact.objects.bulk_create(new_contacts)
+    contact_of_group: list[Contact] = [None] * len(groups)  # type: ignore[list-item]
+    for g, contact in zip(new_group_indexes, new_contacts, strict=True):
+        contact_of_group[g] = contact
+    for g, target in enumerate(target_of_group):
+        if target is not None:
+            contact_of_group[g] = existing[target]
+
+    results: list[CaptureResult | None] = [None] * len(leads)
+    new_ids = {c.pk for c in new_contacts}
+    identities: list[Identity] = []
+    events: list[Event] = []
+    consents: list[Consent] = []
+    contact_tags: set[tuple[int, int]] = set()
+    touched: set[int] = set()
+    for g, group in enumerate(groups):
+        contact = contact_of_group[g]
+        created = contact.pk in new_ids
+        updated_fields = sorted(changed.get(contact.pk, set()))
+        seen_keys: set[tuple[str, str]] = set()
+        filled: set[str] = set()
+        for n, i in enumerate(group):
+            lead = leads[i]
+            if created:
+                # Later leads of a new contact report what they added to the earlier ones.
+                contributed = sorted({name for name in FILLABLE if getattr(lead, name)} - filled)
+                filled.update(contributed)
+                results[i] = CaptureResult(contact.pk, n == 0, contributed if n else [])
+            else:
+                results[i] = CaptureResult(contact.pk, False, updated_fields if n == 0 else [])
+            for key in lead.identity_keys():
+                if key not in known and key not in seen_keys:
+                    seen_keys.add(key)
+                    identities.append(
+                        Identity(contact_id=contact.pk, kind=key[0], value=key[1], source=source_label, created_at=now)
+                    )
+            for tag in lead.tags:
+                contact_tags.add((contact.pk, tag_ids[tag]))
+            for channel, granted in lead.consents.items():
+                consents.append(
+                    Consent(
+                        contact_id=contact.pk,
+                        channel=channel,
+                        granted=granted,
+                        source=source_label,
+                        text=lead.consent_texts.get(channel, ""),
+                        at=lead.occurred_at or now,
+                    )
+                )
+            if created or updated_fields or record_unchanged or seen_keys:
+                events.append(
+                    Event(
+                        contact_id=contact.pk,
+                        type=event_type,
+                        at=lead.occurred_at or now,
+                        source=source_label,
+                        data=_event_data(lead),
+                        actor=actor,
+                    )
+                )
+                touched.add(contact.pk)
+    Identity.objects.bulk_create(identities)
+    Event.objects.bulk_create(events)
+    Consent.objects.bulk_create(consents)
+    if contact_tags:
+        through = Contact.tags.through
+        through.objects.bulk_create(
+            [through(contact_id=c, tag_id=t) for c, t in contact_tags], ignore_conflicts=True
+        )
+    StageChange.objects.bulk_create(
+        [
+            StageChange(contact_id=c.pk, to_stage_id=c.stage_id, cause=cause, actor=actor, at=c.created_at)
+            for c in new_contacts
+        ]
+    )
+    _save_existing(existing, changed, touched - new_ids, now)
+    return [r for r in results if r is not None]
+
+
+def _first_time(group_leads: list[LeadInput], now: datetime) -> datetime:
+    return min((lead.occurred_at for lead in group_leads if lead.occurred_at), default=now)
+
+
+def _last_time(group_leads: list[LeadInput], now: datetime) -> datetime:
+    return max((lead.occurred_at for lead in group_leads if lead.occurred_at), default=now)
+
+
+def _merged_custom(group_leads: list[LeadInput], current: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(current)
+    for lead in group_leads:
+        for key, value in lead.custom_fields.items():
+            merged.setdefault(key, value)
+    return merged
+
+
+def _fill(contact: Contact, group_leads: list[LeadInput], companies: dict[str, int]) -> list[str]:
+    """Fill the contact's empty fields from the leads; return the names of the fields changed."""
+    fields: list[str] = []
+    for name in FILLABLE:
+        if getattr(contact, name) in ("", None):
+            value = _merged_value(group_leads, name)
+            if value:
+                setattr(contact, name, value)
+                fields.append(name)
+    if "full_name" in fields:
+        _set_name(contact, contact.full_name)
+    company = _merged_value(group_leads, "company")
+    if contact.company_id is None and company:
+        contact.company_id = companies[company]
+        fields.append("company")
+    custom = _merged_custom(group_leads, contact.custom_fields)
+    if custom != contact.custom_fields:
+        contact.custom_fields = custom
+        fields.append("custom_fields")
+    return fields
+
+
+def _save_existing(existing: dict[int, Contact], changed: dict[int, set[str]], touched: set[int], now: datetime) -> None:
+    """Write the filled fields, grouped so each UPDATE names only the columns it changes."""
+    by_fields: dict[frozenset[str], list[Contact]] = {}
+    for contact_id in set(changed) | touched:
+        contact = existing[contact_id]
+        names = set(changed.get(contact_id, set()))
+        if "full_name" in names:
+            names |= set(DERIVED_NAME_FIELDS)
+        if "company" in names:
+            names = (names - {"company"}) | {"company_id"}
+        contact.updated_at = now
+        names.add("updated_at")
+        if contact_id in touched:
+            contact.last_activity_at = max(contact.last_activity_at, now)
+            names.add("last_activity_at")
+        by_fields.setdefault(frozenset(names), []).append(contact)
+    for names, contacts in by_fields.items():
+        Contact.objects.bulk_update(contacts, sorted(names))
+
+
+def _event_data(lead: LeadInput) -> dict[str, Any]:
+    data: dict[str, Any] = dict(lead.event_data)
+    attribution = {
+        k: getattr(lead, k)
+        for k in ("source", "medium", "campaign", "term", "content", "referrer", "landing_url")
+        if getattr(lead, k)
+    }
+    if attribution:
+        data["attribution"] = attribution
+    return data
+
+
+def add_note(contact: Contact, *, body: str, author: User | None) -> Note:
+    body = body.strip()
+    if not body:
+        raise ValueError("empty note")
+    now = clock.now()
+    with transaction.atomic():
+        note = Note.objects.create(contact=contact, body=body, author=author, created_at=now)
+        Event.objects.create(
+            contact=contact, type=Event.Type.NOTE_ADDED, at=now, data={"note_id": note.pk, "body": body}, actor=author
+        )
+        Contact.objects.filter(pk=contact.pk).update(last_activity_at=now, updated_at=now)
+    return note
+
+
+def change_stage(
+    contact: Contact, *, to_stage: Stage, cause: str, actor: User | None = None, reason: str = ""
+) -> StageChange | None:
+    """Move a contact to a stage, recording the move and its cause. No-op when already there."""
+    now = clock.now()
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        if locked.stage_id == to_stage.pk:
+            return None
+        if not Stage.objects.filter(pk=to_stage.pk, stage_set__is_active=True).exists():
+            raise ValueError("stage is not in the active stage set")
+        change = StageChange.objects.create(
+            contact=locked, from_stage_id=locked.stage_id, to_stage=to_stage, cause=cause, reason=reason,
+            actor=actor, at=now,
+        )  # fmt: skip
+        Event.objects.create(
+            contact=locked,
+            type=Event.Type.STAGE_CHANGED,
+            at=now,
+            actor=actor,
+            data={"from": locked.stage.key, "to": to_stage.key, "cause": cause, "reason": reason},
+        )
+        Contact.objects.filter(pk=contact.pk).update(stage=to_stage, updated_at=now, last_activity_at=now)
+    contact.stage = to_stage
+    return change
+
+
+EDITABLE = (
+    "full_name", "gender", "birth_date", "job_title", "industry", "province", "need", "preferred_contact_time",
+    "owner_id", "custom_fields",
+)  # fmt: skip
+
+
+def update_contact(contact: Contact, *, changes: dict[str, Any], actor: User | None, source: str = "") -> list[str]:
+    """Apply validated field changes; a new email or phone also becomes an identity. Audited."""
+    now = clock.now()
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        diff: dict[str, list[Any]] = {}
+        for name, value in changes.items():
+            if name in ("email", "phone"):
+                if value and getattr(locked, name) != value:
+                    Identity.objects.create(contact=locked, kind=name, value=value, source=source, created_at=now)
+                    diff[name] = [getattr(locked, name), value]
+                    setattr(locked, name, value)
+                continue
+            if name == "tags":
+                tag_ids = _tags(set(value))
+                locked.tags.set(tag_ids.values())
+                diff["tags"] = [None, sorted(value)]
+                continue
+            if name not in EDITABLE:
+                raise ValueError(f"{name} cannot be edited")
+            old = getattr(locked, name)
+            if old != value:
+                diff[name] = [old, value]
+                setattr(locked, name, value)
+                if name == "full_name":
+                    _set_name(locked, value)
+        if not diff:
+            return []
+        locked.updated_at = now
+        locked.save()
+        Event.objects.create(
+            contact=locked, type=Event.Type.UPDATED, at=now, actor=actor, source=source,
+            data={"changes": {k: [_json(v) for v in pair] for k, pair in diff.items()}},
+        )  # fmt: skip
+    return sorted(diff)
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value

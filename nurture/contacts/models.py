@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Company(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    name_folded = models.CharField(max_length=200, db_index=True)
+    domain = models.CharField(_("domain"), max_length=200, blank=True)
+    industry = models.CharField(_("industry"), max_length=100, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = _("companies")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=60, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    class Gender(models.TextChoices):
+        UNKNOWN = "", _("Unknown")
+        MALE = "male", _("Male")
+        FEMALE = "female", _("Female")
+
+    full_name = models.CharField(_("full name"), max_length=200, blank=True)
+    family_name = models.CharField(_("family name"), max_length=80, blank=True)
+    middle_name = models.CharField(_("middle name"), max_length=80, blank=True)
+    given_name = models.CharField(_("given name"), max_length=80, blank=True)
+    # Lower-case, no diacritics, đ -> d: what search and matching compare.
+    name_folded = models.CharField(max_length=200, blank=True, db_index=True)
+    gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, blank=True, default="")
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    # The primary email and phone, denormalised from Identity for lists and search.
+    email = models.CharField(_("email"), max_length=254, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts", verbose_name=_("company")
+    )
+    job_title = models.CharField(_("job title"), max_length=100, blank=True)
+    industry = models.CharField(_("industry"), max_length=100, blank=True)
+    province = models.CharField(_("province"), max_length=100, blank=True)
+    need = models.TextField(_("need"), blank=True)
+    preferred_contact_time = models.CharField(_("preferred contact time"), max_length=100, blank=True)
+    stage = models.ForeignKey(
+        "lifecycle.Stage", on_delete=models.PROTECT, related_name="contacts", verbose_name=_("stage")
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contacts",
+        verbose_name=_("owner"),
+    )
+    score = models.IntegerField(_("score"), default=0)
+    # First-touch attribution: where this person first came from.
+    source = models.CharField(_("source"), max_length=100, blank=True)
+    medium = models.CharField(_("medium"), max_length=100, blank=True)
+    campaign = models.CharField(_("campaign"), max_length=200, blank=True)
+    referrer = models.CharField(_("referrer"), max_length=500, blank=True)
+    landing_url = models.CharField(_("landing page"), max_length=500, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="contacts", verbose_name=_("tags"))
+    custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("updated"))
+    last_activity_at = models.DateTimeField(_("last activity"))
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="contact_created"),
+            models.Index(fields=["-last_activity_at", "-id"], name="contact_activity"),
+            models.Index(fields=["stage", "-created_at"], name="contact_stage_created"),
+            models.Index(fields=["owner", "-created_at"], name="contact_owner_created"),
+            models.Index(fields=["source"], name="contact_source"),
+            models.Index(fields=["campaign"], name="contact_campaign"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or self.phone or f"#{self.pk}"
+
+    @property
+    def display_name(self) -> str:
+        return str(self)
+
+
+class Identity(models.Model):
+    """A normalised key that identifies one person. (kind, value) is unique across all contacts."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("Email")
+        PHONE = "phone", _("Phone")
+        ZALO = "zalo", _("Zalo ID")
+        FACEBOOK = "facebook", _("Facebook ID")
+        EXTERNAL = "external", _("External ID")
+        ANONYMOUS = "anonymous", _("Anonymous ID")
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="identities")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    value = models.CharField(max_length=254)
+    source = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "value"], name="identity_unique")]
+        indexes = [models.Index(fields=["value"], name="identity_value")]
+        verbose_name_plural = _("identities")
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class Consent(models.Model):
+    """A consent decision for one channel, with its source and time (Decree 13/2023)."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
+        ZALO = "zalo", _("Zalo")
+        CALL = "call", _("Phone call")
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    granted = models.BooleanField()
+    source = models.CharField(max_length=100, blank=True)
+    text = models.TextField(blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["contact", "channel", "-at"], name="consent_contact_channel")]
+        ordering = ["-at", "-id"]
+
+
+class Note(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="notes")
+    body = models.TextField(_("note"))
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField()
+
+
+class Event(models.Model):
+    """The timeline: everything that happened to a contact, appended, never edited."""
+
+    class Type(models.TextChoices):
+        FORM_SUBMITTED = "form_submitted", _("Form submitted")
+        API_CAPTURED = "api_captured", _("Captured by API")
+        IMPORTED = "imported", _("Imported")
+        CREATED = "created", _("Created")
+        NOTE_ADDED = "note_added", _("Note added")
+        STAGE_CHANGED = "stage_changed", _("Stage changed")
+        UPDATED = "updated", _("Updated")
+        PAGE_VIEWED = "page_viewed", _("Page viewed")
+        EMAIL_OPENED = "email_opened", _("Email opened")
+        CALL_LOGGED = "call_logged", _("Call logged")
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=40)
+    at = models.DateTimeField()
+    source = models.CharField(max_length=100, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["contact", "-at", "-id"], name="event_contact_at"),
+            models.Index(fields=["type", "-at"], name="event_type_at"),
+        ]
+
+    @property
+    def type_label(self) -> str:
+        try:
+            return str(self.Type(self.type).label)
+        except ValueError:
+            return self.type

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django import template
+from django.utils.translation import gettext as _
+
+from nurture.contacts.models import Event
+
+register = template.Library()
+
+
+@register.filter
+def event_summary(event: Event) -> str:
+    """One line saying what this event carried, in the reader's language."""
+    data = event.data or {}
+    if event.type == Event.Type.NOTE_ADDED:
+        return str(data.get("body", ""))
+    if event.type == Event.Type.STAGE_CHANGED:
+        text = _("%(from)s → %(to)s") % {"from": data.get("from", ""), "to": data.get("to", "")}
+        return f"{text}: {data['reason']}" if data.get("reason") else text
+    if event.type == Event.Type.UPDATED:
+        return ", ".join(sorted(data.get("changes", {})))
+    parts = []
+    if data.get("form"):
+        parts.append(_("form %(name)s") % {"name": data["form"]})
+    if data.get("file"):
+        parts.append(_("file %(name)s, row %(row)s") % {"name": data["file"], "row": data.get("row", "")})
+    attribution = data.get("attribution") or {}
+    parts.extend(f"{k}={v}" for k, v in attribution.items() if k in ("source", "medium", "campaign"))
+    return " · ".join(parts)
+
+
+@register.simple_tag
+def sort_link(current: str, key: str) -> str:
+    """The sort to link to from a column header: toggles direction on the current column."""
+    return f"-{key}" if current == key else key

@@ -1,0 +1,20 @@
+"""The worker's steps. Each returns whether it found work; tests call them directly."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from nurture.core.jobs import process_due_jobs
+
+STEPS = [process_due_jobs]
+
+
+def step() -> bool:
+    found = False
+    for process in STEPS:
+        found = process() or found
+    return found
+
+
+def poll_seconds() -> float:
+    return float(settings.NURTURE_WORKER_POLL_SECONDS)
