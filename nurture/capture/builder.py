@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from nurture.capture.models.forms import CUSTOM_FIELD_TYPES, STANDARD_FIELDS, LeadForm
 from nurture.contacts.leads import CONSENT_CHANNELS
 from nurture.contacts.models import Consent
+from nurture.core.normalise import fold
 
 CHANNEL_LABELS = dict(Consent.Channel.choices)
 HONEYPOT = "website"
@@ -64,7 +65,7 @@ class LeadFormSettings(forms.ModelForm):
         return [self[f"consent_{c}"] for c in CONSENT_CHANNELS]
 
     def clean_slug(self) -> str:
-        slug = self.cleaned_data.get("slug") or slugify(self.cleaned_data.get("name", ""))
+        slug = self.cleaned_data.get("slug") or slugify(fold(self.cleaned_data.get("name", "")))
         if not slug:
             raise forms.ValidationError(_("Give the form a name or an address."))
         clash = LeadForm.objects.filter(slug=slug).exclude(pk=self.instance.pk)
@@ -115,7 +116,7 @@ class CustomFieldForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("label") and not data.get("key"):
-            data["key"] = slugify(data["label"]).replace("-", "_")[:40]
+            data["key"] = slugify(fold(data["label"])).replace("-", "_")[:40]
         if data.get("type") == "select" and data.get("label") and not data.get("options"):
             self.add_error("options", _("A select needs options."))
         return data

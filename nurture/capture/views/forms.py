@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -143,7 +145,9 @@ def _render_thanks(request: HttpRequest, lead_form: LeadForm, embedded: bool) ->
 def embed_script(request: HttpRequest, slug: str) -> HttpResponse:
     lead_form = _active_form(slug)
     page = request.build_absolute_uri(reverse("capture:hosted_form", args=[lead_form.slug]))
-    script = render(request, "capture/embed.js", {"page": page, "slug": lead_form.slug}).content
+    # A standalone script, not inline HTML: JSON string literals are safe here.
+    context = {"page": json.dumps(page), "slug": json.dumps(lead_form.slug)}
+    script = render(request, "capture/embed.js", context).content
     response = HttpResponse(script, content_type="application/javascript; charset=utf-8")
     response["Cache-Control"] = "public, max-age=300"
     return response

@@ -7,8 +7,8 @@
     if (params.get(k)) { query.set(k, params.get(k)); }
   });
   var frame = document.createElement("iframe");
-  frame.src = "{{ page|escapejs }}?" + query.toString();
-  frame.title = "{{ slug|escapejs }}";
+  frame.src = {{ page|safe }} + "?" + query.toString();
+  frame.title = {{ slug|safe }};
   frame.style.cssText = "width:100%;min-height:640px;border:0";
   script.parentNode.insertBefore(frame, script);
 })();
