@@ -58,7 +58,9 @@ def admin_client(admin_user: User) -> Client:
 
 @pytest.fixture
 def api_key(admin_user: User) -> str:
-    _key, raw = create_api_key(name="test", scopes=["leads:write", "contacts:read", "contacts:write"], created_by=admin_user)
+    _key, raw = create_api_key(
+        name="test", scopes=["leads:write", "contacts:read", "contacts:write"], created_by=admin_user
+    )
     return raw
 
 

@@ -37,11 +37,16 @@ class User(AbstractUser):
 
     @property
     def sees_everything(self) -> bool:
-        return self.is_superuser or self.sees_all_contacts or self.role in {
-            self.Role.ADMIN,
-            self.Role.MANAGER,
-            self.Role.MARKETER,
-        }
+        return (
+            self.is_superuser
+            or self.sees_all_contacts
+            or self.role
+            in {
+                self.Role.ADMIN,
+                self.Role.MANAGER,
+                self.Role.MARKETER,
+            }
+        )
 
     @property
     def can_configure(self) -> bool:

@@ -36,7 +36,9 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     new_key = None
     if request.method == "POST" and form.is_valid():
         _key, new_key = create_api_key(
-            name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], created_by=request.user  # type: ignore[arg-type]
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            created_by=request.user,  # type: ignore[arg-type]
         )
         form = ApiKeyForm()
     keys = ApiKey.objects.select_related("created_by").order_by("-created_at")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -126,9 +128,7 @@ CustomFieldFormSet = forms.formset_factory(CustomFieldForm, extra=2, max_num=30)
 
 
 def custom_fields_initial(lead_form: LeadForm) -> list[dict[str, Any]]:
-    return [
-        {**f, "options": ", ".join(f.get("options", []))} for f in lead_form.fields or [] if f.get("custom")
-    ]
+    return [{**f, "options": ", ".join(f.get("options", []))} for f in lead_form.fields or [] if f.get("custom")]
 
 
 def custom_fields_from(formset: Any) -> list[dict[str, Any]]:
@@ -176,7 +176,9 @@ class PublicLeadForm(forms.Form):
         for spec in self.lead_form.fields:
             if spec.get("custom"):
                 value = data.get(f"custom_{spec['key']}")
-                lead["custom_fields"][spec["key"]] = value.isoformat() if hasattr(value, "isoformat") else value
+                if isinstance(value, date | Decimal):
+                    value = value.isoformat() if isinstance(value, date) else str(value)
+                lead["custom_fields"][spec["key"]] = value
             else:
                 lead[spec["key"]] = data.get(spec["key"])
         for channel in self.lead_form.consent_texts or {}:
@@ -196,7 +198,9 @@ def _public_field(spec: dict[str, Any], label: str) -> forms.Field:
     required = bool(spec.get("required"))
     kind = spec.get("type", "text")
     if kind == "textarea":
-        return forms.CharField(label=label, required=required, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+        return forms.CharField(
+            label=label, required=required, max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+        )
     if kind == "date":
         return forms.DateField(
             label=label, required=required, widget=forms.DateInput(attrs={"type": "date"}),

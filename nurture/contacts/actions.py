@@ -136,9 +136,7 @@ def _companies(names: set[str], now: datetime) -> dict[str, int]:
     by_folded = {fold(name): name for name in names if name}
     if not by_folded:
         return {}
-    known = dict(
-        Company.objects.filter(name_folded__in=list(by_folded)).values_list("name_folded", "id")
-    )
+    known = dict(Company.objects.filter(name_folded__in=list(by_folded)).values_list("name_folded", "id"))
     missing = [Company(name=by_folded[f], name_folded=f, created_at=now) for f in by_folded if f not in known]
     for company in Company.objects.bulk_create(missing):
         known[company.name_folded] = company.pk
@@ -276,9 +274,7 @@ def _capture(
     Consent.objects.bulk_create(consents)
     if contact_tags:
         through = Contact.tags.through
-        through.objects.bulk_create(
-            [through(contact_id=c, tag_id=t) for c, t in contact_tags], ignore_conflicts=True
-        )
+        through.objects.bulk_create([through(contact_id=c, tag_id=t) for c, t in contact_tags], ignore_conflicts=True)
     StageChange.objects.bulk_create(
         [
             StageChange(contact_id=c.pk, to_stage_id=c.stage_id, cause=cause, actor=actor, at=c.created_at)
@@ -327,12 +323,14 @@ def _fill(contact: Contact, group_leads: list[LeadInput], companies: dict[str, i
     return fields
 
 
-def _save_existing(existing: dict[int, Contact], changed: dict[int, set[str]], touched: set[int], now: datetime) -> None:
+def _save_existing(
+    existing: dict[int, Contact], changed: dict[int, set[str]], touched: set[int], now: datetime
+) -> None:
     """Write the filled fields, grouped so each UPDATE names only the columns it changes."""
     by_fields: dict[frozenset[str], list[Contact]] = {}
     for contact_id in set(changed) | touched:
         contact = existing[contact_id]
-        names = set(changed.get(contact_id, set()))
+        names: set[str] = set(changed.get(contact_id, set()))
         if "full_name" in names:
             names |= set(DERIVED_NAME_FIELDS)
         if "company" in names:
@@ -343,8 +341,8 @@ def _save_existing(existing: dict[int, Contact], changed: dict[int, set[str]], t
             contact.last_activity_at = max(contact.last_activity_at, now)
             names.add("last_activity_at")
         by_fields.setdefault(frozenset(names), []).append(contact)
-    for names, contacts in by_fields.items():
-        Contact.objects.bulk_update(contacts, sorted(names))
+    for columns, contacts in by_fields.items():
+        Contact.objects.bulk_update(contacts, sorted(columns))
 
 
 def _event_data(lead: LeadInput) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from django.db import IntegrityError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
-from ninja.responses import Status
 from ninja.errors import HttpError
+from ninja.responses import Status
 from pydantic import ConfigDict
 
 from nurture.accounts.auth import acting_user, require_scope
@@ -81,11 +81,7 @@ class ContactOut(Schema):
         )
 
 
-_PLAIN = [
-    name
-    for name in ContactOut.model_fields
-    if name not in {"identities", "company", "stage", "owner", "tags"}
-]
+_PLAIN = [name for name in ContactOut.model_fields if name not in {"identities", "company", "stage", "owner", "tags"}]
 
 
 class ContactPage(Schema):

@@ -48,7 +48,7 @@ class ContactFilter:
         if self.owner == "none":
             qs = qs.filter(owner__isnull=True)
         elif self.owner:
-            qs = qs.filter(owner_id=self.owner)
+            qs = qs.filter(owner_id=int(self.owner))
         if self.tag:
             qs = qs.filter(tags__name=self.tag)
         tz = timezone.get_default_timezone()

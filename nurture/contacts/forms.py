@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -17,20 +17,22 @@ class InboxFilterForm(forms.Form):
     source = forms.ChoiceField(label=_("Source"), required=False)
     campaign = forms.ChoiceField(label=_("Campaign"), required=False)
     owner = forms.ChoiceField(label=_("Owner"), required=False)
-    created_from = forms.DateField(label=_("Created from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    created_from = forms.DateField(
+        label=_("Created from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     created_to = forms.DateField(label=_("Created to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(required=False, choices=[(k, k) for k in SORTS], widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, contacts: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         everyone = [("", _("All"))]
-        self.fields["stage"].choices = everyone + [(s.key, s.name) for s in active_stages()]
+        cast(forms.ChoiceField, self.fields["stage"]).choices = everyone + [(s.key, s.name) for s in active_stages()]
         sources = contacts.exclude(source="").values_list("source", flat=True).distinct().order_by("source")
-        self.fields["source"].choices = everyone + [(s, s) for s in sources]
+        cast(forms.ChoiceField, self.fields["source"]).choices = everyone + [(s, s) for s in sources]
         campaigns = contacts.exclude(campaign="").values_list("campaign", flat=True).distinct().order_by("campaign")
-        self.fields["campaign"].choices = everyone + [(c, c) for c in campaigns]
+        cast(forms.ChoiceField, self.fields["campaign"]).choices = everyone + [(c, c) for c in campaigns]
         owners = User.objects.filter(is_active=True).order_by("first_name", "username")
-        self.fields["owner"].choices = (
+        cast(forms.ChoiceField, self.fields["owner"]).choices = (
             everyone + [("none", _("Unassigned"))] + [(str(u.pk), u.display_name) for u in owners]
         )
 
@@ -46,7 +48,7 @@ class InboxFilterForm(forms.Form):
             created_to=data.get("created_to"),
         )
 
-    def sort(self) -> str:
+    def sort_key(self) -> str:
         return (self.cleaned_data.get("sort") if self.is_valid() else "") or DEFAULT_SORT
 
 
@@ -67,5 +69,5 @@ class StageForm(forms.Form):
     def __init__(self, *args: Any, contact: Contact, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stages = {str(s.pk): s for s in active_stages()}
-        self.fields["stage"].choices = [(pk, s.name) for pk, s in self.stages.items()]
+        cast(forms.ChoiceField, self.fields["stage"]).choices = [(pk, s.name) for pk, s in self.stages.items()]
         self.fields["stage"].initial = str(contact.stage_id)

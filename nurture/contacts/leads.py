@@ -218,9 +218,7 @@ def parse_lead(data: Mapping[str, Any], *, require_contact_point: bool = True) -
                 errors.append(FieldError(f"consents.{channel}", "invalid", _("use yes or no")))
 
     if require_contact_point and not errors and not lead.identity_keys():
-        errors.append(
-            FieldError("phone", "required", _("a phone, an email or an external id is required"))
-        )
+        errors.append(FieldError("phone", "required", _("a phone, an email or an external id is required")))
     if errors:
         raise InvalidLead(errors)
     return lead

@@ -139,12 +139,18 @@ class Consent(models.Model):
         indexes = [models.Index(fields=["contact", "channel", "-at"], name="consent_contact_channel")]
         ordering = ["-at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.channel}={'yes' if self.granted else 'no'}"
+
 
 class Note(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="notes")
     body = models.TextField(_("note"))
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.body[:50]
 
 
 class Event(models.Model):
@@ -174,6 +180,9 @@ class Event(models.Model):
             models.Index(fields=["contact", "-at", "-id"], name="event_contact_at"),
             models.Index(fields=["type", "-at"], name="event_type_at"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.type}@{self.at:%Y-%m-%d %H:%M}"
 
     @property
     def type_label(self) -> str:

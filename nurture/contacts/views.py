@@ -23,7 +23,7 @@ TIMELINE_PAGE = 25
 def inbox(request: HttpRequest) -> HttpResponse:
     contacts = visible_contacts(request.user)
     form = InboxFilterForm(request.GET or None, contacts=contacts)
-    sort = form.sort()
+    sort = form.sort_key()
     qs = form.to_filter().apply(contacts).select_related("stage", "owner").order_by(*SORTS[sort])
     page = Paginator(qs, INBOX_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -62,7 +62,7 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
     )
 
 
-def _latest_consents(contact: Contact) -> list[tuple[str, Consent | None]]:
+def _latest_consents(contact: Contact) -> list[tuple[object, Consent | None]]:
     latest: dict[str, Consent] = {}
     for consent in contact.consents.all():  # newest first (Meta.ordering)
         latest.setdefault(consent.channel, consent)
@@ -77,7 +77,9 @@ def _timeline_page(request: HttpRequest, contact: Contact) -> object:
 @login_required
 def timeline(request: HttpRequest, contact_id: int) -> HttpResponse:
     contact = _contact(request, contact_id)
-    return render(request, "contacts/_timeline.html", {"contact": contact, "timeline": _timeline_page(request, contact)})
+    return render(
+        request, "contacts/_timeline.html", {"contact": contact, "timeline": _timeline_page(request, contact)}
+    )
 
 
 @login_required

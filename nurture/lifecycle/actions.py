@@ -11,7 +11,7 @@ def install_presets() -> None:
     with transaction.atomic():
         for key, preset in PRESETS.items():
             stage_set, _ = StageSet.objects.get_or_create(
-                key=key, defaults={"name_en": preset["name_en"], "name_vi": preset["name_vi"]}
+                key=key, defaults={"name_en": str(preset["name_en"]), "name_vi": str(preset["name_vi"])}
             )
             stages = preset["stages"]
             assert isinstance(stages, list)

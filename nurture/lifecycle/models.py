@@ -56,3 +56,6 @@ class StageChange(models.Model):
     class Meta:
         indexes = [models.Index(fields=["contact", "at"], name="stagechange_contact_at")]
         ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_stage_id} -> {self.to_stage_id} ({self.cause})"

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 # Contact fields a form can ask for, with the input type used on the hosted page.
-STANDARD_FIELDS: dict[str, tuple[str, str]] = {
+STANDARD_FIELDS: dict[str, tuple[str, Any]] = {
     "full_name": ("text", _("Full name")),
     "phone": ("tel", _("Phone")),
     "email": ("email", _("Email")),

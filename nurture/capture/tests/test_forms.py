@@ -28,7 +28,14 @@ def lead_form() -> LeadForm:
             {"key": "full_name", "label": "", "type": "text", "required": True, "custom": False},
             {"key": "phone", "label": "Số điện thoại", "type": "tel", "required": True, "custom": False},
             {"key": "email", "label": "", "type": "email", "required": False, "custom": False},
-            {"key": "course", "label": "Khóa học", "type": "select", "required": True, "options": ["IELTS", "Giao tiếp"], "custom": True},
+            {
+                "key": "course",
+                "label": "Khóa học",
+                "type": "select",
+                "required": True,
+                "options": ["IELTS", "Giao tiếp"],
+                "custom": True,
+            },
         ],
         consent_texts={"zalo": "Tôi đồng ý nhận tin qua Zalo"},
         tags=["hoc-thu"],
@@ -150,12 +157,14 @@ def test_builder_creates_a_form(admin_client: Client) -> None:
     # When a marketer builds a form with a custom field and consent text
     data = {
         "name": "Tải lộ trình IELTS", "slug": "", "title": "", "intro": "", "submit_label": "Tải ngay",
-        "thank_you_message": "", "redirect_url": "", "source": "website", "is_active": "on", "tags_text": "ielts, ebook",
+        "thank_you_message": "", "redirect_url": "", "source": "website", "is_active": "on",
+        "tags_text": "ielts, ebook",
         "std_full_name_on": "on", "std_full_name_req": "on", "std_full_name_label": "",
         "std_phone_on": "on", "std_phone_req": "on", "std_phone_label": "SĐT",
         "std_email_on": "on", "std_email_label": "",
         "consent_email": "Đồng ý nhận email",
-        "custom-TOTAL_FORMS": "2", "custom-INITIAL_FORMS": "0", "custom-MIN_NUM_FORMS": "0", "custom-MAX_NUM_FORMS": "30",
+        "custom-TOTAL_FORMS": "2", "custom-INITIAL_FORMS": "0", "custom-MIN_NUM_FORMS": "0",
+        "custom-MAX_NUM_FORMS": "30",
         "custom-0-label": "Điểm IELTS hiện tại", "custom-0-key": "", "custom-0-type": "number", "custom-0-options": "",
         "custom-1-label": "", "custom-1-key": "", "custom-1-type": "text", "custom-1-options": "",
     }  # fmt: skip

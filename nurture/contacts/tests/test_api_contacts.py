@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 
 from nurture.accounts.models import User
-from nurture.contacts.leads import parse_lead
 from nurture.contacts.actions import capture_leads
+from nurture.contacts.leads import parse_lead
 from nurture.contacts.models import Contact, Event
 
 pytestmark = pytest.mark.django_db
@@ -30,9 +30,9 @@ def test_list_filters_and_cursor_paging(api: Client) -> None:
     for i in range(2):
         make(phone=f"098765432{i}", source="zalo")
     # When listing facebook leads two at a time
-    first = api.get("/api/v1/contacts", {"source": "facebook", "limit": 2}).json()
-    second = api.get("/api/v1/contacts", {"source": "facebook", "limit": 2, "cursor": first["next_cursor"]}).json()
-    third = api.get("/api/v1/contacts", {"source": "facebook", "limit": 2, "cursor": second["next_cursor"]}).json()
+    first = api.get("/api/v1/contacts", {"source": "facebook", "limit": "2"}).json()
+    second = api.get("/api/v1/contacts", {"source": "facebook", "limit": "2", "cursor": str(first["next_cursor"])}).json()
+    third = api.get("/api/v1/contacts", {"source": "facebook", "limit": "2", "cursor": str(second["next_cursor"])}).json()
     # Then the pages are disjoint, newest first, and end
     ids = [c["id"] for page in (first, second, third) for c in page["items"]]
     assert len(ids) == 5 and len(set(ids)) == 5 and ids == sorted(ids, reverse=True)
@@ -66,7 +66,9 @@ def test_get_contact_has_identities_stage_and_tags(api: Client) -> None:
 
 def test_update_contact_validates_and_audits(api: Client, alice: User) -> None:
     contact = make(full_name="Lê Thu Hà", phone="0912345678")
-    response = patch(api, f"/api/v1/contacts/{contact.pk}", {"province": "Đà Nẵng", "owner_id": alice.pk, "email": "HA@Example.com"})
+    response = patch(
+        api, f"/api/v1/contacts/{contact.pk}", {"province": "Đà Nẵng", "owner_id": alice.pk, "email": "HA@Example.com"}
+    )
     assert response.status_code == 200, response.content
     contact.refresh_from_db()
     assert (contact.province, contact.owner_id, contact.email) == ("Đà Nẵng", alice.pk, "ha@example.com")
@@ -106,12 +108,25 @@ def test_phone_of_another_contact_cannot_be_taken(api: Client) -> None:
 
 def test_note_and_stage_through_the_api(api: Client) -> None:
     contact = make(phone="0912345678")
-    assert api.post(f"/api/v1/contacts/{contact.pk}/notes", data={"body": "Gọi lại chiều nay"}, content_type="application/json").status_code == 201
-    response = api.post(f"/api/v1/contacts/{contact.pk}/stage", data={"stage": "mql", "reason": "webinar"}, content_type="application/json")
+    assert (
+        api.post(
+            f"/api/v1/contacts/{contact.pk}/notes", data={"body": "Gọi lại chiều nay"}, content_type="application/json"
+        ).status_code
+        == 201
+    )
+    response = api.post(
+        f"/api/v1/contacts/{contact.pk}/stage",
+        data={"stage": "mql", "reason": "webinar"},
+        content_type="application/json",
+    )
     assert response.json()["stage"]["key"] == "mql"
     bad = api.post(f"/api/v1/contacts/{contact.pk}/stage", data={"stage": "nope"}, content_type="application/json")
     assert bad.status_code == 422
-    assert list(contact.events.order_by("id").values_list("type", flat=True)) == ["api_captured", "note_added", "stage_changed"]
+    assert list(contact.events.order_by("id").values_list("type", flat=True)) == [
+        "api_captured",
+        "note_added",
+        "stage_changed",
+    ]
 
 
 def test_a_rep_sees_own_and_team_contacts_only(alice: User, bob: User, charlie: User) -> None:

@@ -25,7 +25,7 @@ class Command(BaseCommand):
             nonlocal stopping
             stopping = True  # finish the current batch, then leave
 
-        previous: dict[int, Callable[..., Any] | int | None] = {}
+        previous: dict[signal.Signals, Callable[..., Any] | int | None] = {}
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, stop)
         self.stdout.write("worker started")
