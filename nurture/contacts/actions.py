@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import Greatest
 
 from nurture.accounts.models import User
 from nurture.contacts.leads import LeadInput
@@ -357,25 +359,37 @@ def _event_data(lead: LeadInput) -> dict[str, Any]:
     return data
 
 
-def add_note(contact: Contact, *, body: str, author: User | None) -> Note:
+def _latest(at: datetime) -> Greatest:
+    """last_activity_at never moves back when something back-dated is recorded."""
+    return Greatest("last_activity_at", Value(at))
+
+
+def add_note(contact: Contact, *, body: str, author: User | None, at: datetime | None = None) -> Note:
+    """Add a note; `at` back-dates it (history brought in from another system)."""
     body = body.strip()
     if not body:
         raise ValueError("empty note")
-    now = clock.now()
+    now = at or clock.now()
     with transaction.atomic():
         note = Note.objects.create(contact=contact, body=body, author=author, created_at=now)
         Event.objects.create(
             contact=contact, type=Event.Type.NOTE_ADDED, at=now, data={"note_id": note.pk, "body": body}, actor=author
         )
-        Contact.objects.filter(pk=contact.pk).update(last_activity_at=now, updated_at=now)
+        Contact.objects.filter(pk=contact.pk).update(last_activity_at=_latest(now), updated_at=clock.now())
     return note
 
 
 def change_stage(
-    contact: Contact, *, to_stage: Stage, cause: str, actor: User | None = None, reason: str = ""
+    contact: Contact,
+    *,
+    to_stage: Stage,
+    cause: str,
+    actor: User | None = None,
+    reason: str = "",
+    at: datetime | None = None,
 ) -> StageChange | None:
     """Move a contact to a stage, recording the move and its cause. No-op when already there."""
-    now = clock.now()
+    now = at or clock.now()
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
         if locked.stage_id == to_stage.pk:
@@ -393,7 +407,9 @@ def change_stage(
             actor=actor,
             data={"from": locked.stage.key, "to": to_stage.key, "cause": cause, "reason": reason},
         )
-        Contact.objects.filter(pk=contact.pk).update(stage=to_stage, updated_at=now, last_activity_at=now)
+        Contact.objects.filter(pk=contact.pk).update(
+            stage=to_stage, updated_at=clock.now(), last_activity_at=_latest(now)
+        )
     contact.stage = to_stage
     return change
 

@@ -31,8 +31,12 @@ def test_list_filters_and_cursor_paging(api: Client) -> None:
         make(phone=f"098765432{i}", source="zalo")
     # When listing facebook leads two at a time
     first = api.get("/api/v1/contacts", {"source": "facebook", "limit": "2"}).json()
-    second = api.get("/api/v1/contacts", {"source": "facebook", "limit": "2", "cursor": str(first["next_cursor"])}).json()
-    third = api.get("/api/v1/contacts", {"source": "facebook", "limit": "2", "cursor": str(second["next_cursor"])}).json()
+    second = api.get(
+        "/api/v1/contacts", {"source": "facebook", "limit": "2", "cursor": str(first["next_cursor"])}
+    ).json()
+    third = api.get(
+        "/api/v1/contacts", {"source": "facebook", "limit": "2", "cursor": str(second["next_cursor"])}
+    ).json()
     # Then the pages are disjoint, newest first, and end
     ids = [c["id"] for page in (first, second, third) for c in page["items"]]
     assert len(ids) == 5 and len(set(ids)) == 5 and ids == sorted(ids, reverse=True)

@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+import random
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from nurture.accounts.models import Team, User
+from nurture.capture.form_actions import save_lead_form
+from nurture.capture.models import LeadForm
+from nurture.contacts.actions import add_note, capture_leads, change_stage
+from nurture.contacts.fake import fake_lead, fake_name
+from nurture.contacts.leads import parse_lead
+from nurture.contacts.models import Contact, Event
+from nurture.core import clock
+from nurture.lifecycle.actions import install_presets
+from nurture.lifecycle.models import Stage, StageChange
+
+BRANCHES = [
+    ("Hà Nội – Cầu Giấy", ["Hà Nội", "Hải Phòng", "Bắc Ninh"]),
+    ("TP.HCM – Quận 3", ["TP. Hồ Chí Minh", "Bình Dương", "Đồng Nai", "Cần Thơ"]),
+    ("Đà Nẵng – Hải Châu", ["Đà Nẵng", "Quảng Nam"]),
+]
+# Share of contacts that reached at least each stage: a realistic funnel.
+FUNNEL = [("mql", 0.30), ("sql", 0.12), ("sqo", 0.06), ("customer", 0.04), ("repeat_customer", 0.01)]
+NOTES = [
+    "Đã gọi, khách hẹn gọi lại sau 18h.", "Khách quan tâm lớp cuối tuần, gửi lịch khai giảng qua Zalo.",
+    "Phụ huynh muốn cho bé học thử trước.", "Đã gửi báo giá khóa IELTS 6.5.", "Không nghe máy, gửi SMS.",
+    "Khách đang so sánh với trung tâm khác, cần ưu đãi.", "Đã test đầu vào: 5.0, tư vấn lộ trình 6 tháng.",
+]  # fmt: skip
+DEMO_PASSWORD = "nurture-demo"
+BATCH = 1000
+
+
+class Command(BaseCommand):
+    help = "Load demo data: an English-language centre with three branches and about 5,000 leads."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--contacts", type=int, default=5000)
+        parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument("--force", action="store_true", help="Add demo data even if contacts exist.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if Contact.objects.exists() and not options["force"]:
+            self.stdout.write("Contacts exist already; nothing loaded (use --force to add demo data anyway).")
+            return
+        started = time.monotonic()
+        rng = random.Random(options["seed"])
+        install_presets()
+        reps_by_province = self._users(rng)
+        self._forms()
+        contact_ids = self._contacts(rng, options["contacts"])
+        self._owners(rng, contact_ids, reps_by_province)
+        self._funnel(rng, contact_ids)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data: {User.objects.count()} users, {Contact.objects.count()} contacts, "
+                f"{Event.objects.count()} events in {time.monotonic() - started:.1f}s."
+            )
+            + "\nLog in as admin / nurture-admin (other demo users: password nurture-demo)."
+        )
+
+    def _users(self, rng: random.Random) -> dict[str, list[User]]:
+        if not User.objects.filter(username="admin").exists():
+            User.objects.create_superuser(
+                "admin", "admin@saomai.edu.vn", "nurture-admin", role=User.Role.ADMIN, first_name="Quản trị"
+            )
+        staff = [("manager", User.Role.MANAGER), ("marketer", User.Role.MARKETER), ("cskh", User.Role.CARE_AGENT)]
+        for username, role in staff:
+            self._user(rng, username, role, None)
+        reps: dict[str, list[User]] = {}
+        for b, (branch, provinces) in enumerate(BRANCHES):
+            team, _ = Team.objects.get_or_create(name=branch)
+            members = [self._user(rng, f"sale{b + 1}{n + 1}", User.Role.SALES_REP, team) for n in range(3)]
+            if team.lead is None:
+                team.lead = members[0]
+                team.save(update_fields=["lead"])
+            for province in provinces:
+                reps[province] = members
+        return reps
+
+    def _user(self, rng: random.Random, username: str, role: str, team: Team | None) -> User:
+        existing = User.objects.filter(username=username).first()
+        if existing:
+            return existing
+        full_name, _gender = fake_name(rng)
+        family, *rest = full_name.split()
+        return User.objects.create_user(
+            username, f"{username}@saomai.edu.vn", DEMO_PASSWORD, role=role, team=team,
+            first_name=" ".join(rest), last_name=family,
+        )  # fmt: skip
+
+    def _forms(self) -> None:
+        if LeadForm.objects.exists():
+            return
+        consent = {
+            "email": "Tôi đồng ý nhận email tư vấn từ Anh ngữ Sao Mai",
+            "sms": "Tôi đồng ý nhận SMS thông báo lịch học",
+            "zalo": "Tôi đồng ý được liên hệ qua Zalo",
+        }
+
+        def field(key: str, required: bool = False, **extra: Any) -> dict[str, Any]:
+            return {"key": key, "label": "", "type": "text", "required": required, "custom": False, **extra}
+
+        save_lead_form(
+            LeadForm(
+                name="Đăng ký học thử miễn phí",
+                slug="hoc-thu",
+                title="Đăng ký học thử miễn phí",
+                intro="Để lại thông tin, tư vấn viên sẽ gọi lại trong 5 phút.",
+                source="website",
+                thank_you_message="Cảm ơn anh/chị! Tư vấn viên sẽ liên hệ ngay.",
+            ),  # fmt: skip
+            fields=[
+                field("full_name", True),
+                field("phone", True, type="tel"),
+                field("email", type="email"),
+                field("province"),
+                field("need", type="textarea"),
+                {
+                    "key": "khoa_hoc",
+                    "label": "Khóa học quan tâm",
+                    "type": "select",
+                    "required": False,
+                    "options": ["IELTS", "Giao tiếp", "Trẻ em"],
+                    "custom": True,
+                },  # fmt: skip
+            ],
+            consent_texts=consent,
+            tags=["hoc-thu"],
+            user=None,
+        )
+        save_lead_form(
+            LeadForm(
+                name="Tải lộ trình IELTS", slug="lo-trinh-ielts", title="Tải lộ trình IELTS 6.5", source="website"
+            ),
+            fields=[field("full_name", True), field("email", True, type="email"), field("phone", type="tel")],
+            consent_texts={"email": consent["email"]},
+            tags=["ebook-ielts"],
+            user=None,
+        )
+
+    def _contacts(self, rng: random.Random, n: int) -> list[int]:
+        now = clock.now()
+        raw: list[tuple[float, dict[str, Any]]] = []
+        for _ in range(n):
+            lead = fake_lead(rng)
+            days_ago = rng.random() ** 1.4 * 182  # more recent leads than old ones
+            raw.append((days_ago, lead))
+            if rng.random() < 0.05:  # the same person again, phone written another way
+                again = dict(lead, phone=lead["phone"].replace(" ", "").replace(".", ""), need="Hỏi lại học phí")
+                raw.append((max(0.0, days_ago - rng.random() * 20), again))
+        raw.sort(key=lambda item: -item[0])
+        ids: list[int] = []
+        for start in range(0, len(raw), BATCH):
+            leads = []
+            for days_ago, data in raw[start : start + BATCH]:
+                lead = parse_lead(data)
+                lead.occurred_at = now - timedelta(days=days_ago, minutes=rng.randint(0, 600))
+                leads.append(lead)
+            results = capture_leads(leads, event_type=Event.Type.FORM_SUBMITTED, source_label="demo")
+            ids.extend(r.contact_id for r in results if r.created)
+        return ids
+
+    def _owners(self, rng: random.Random, ids: list[int], reps_by_province: dict[str, list[User]]) -> None:
+        """About 70% of leads have an owner from the branch of their province."""
+        by_rep: dict[int, list[int]] = {}
+        for contact_id, province in Contact.objects.filter(pk__in=ids).values_list("id", "province"):
+            reps = reps_by_province.get(province)
+            if reps and rng.random() < 0.85:
+                by_rep.setdefault(rng.choice(reps).pk, []).append(contact_id)
+        with transaction.atomic():
+            for rep_id, contact_ids in by_rep.items():
+                Contact.objects.filter(pk__in=contact_ids).update(owner_id=rep_id)
+
+    def _funnel(self, rng: random.Random, ids: list[int]) -> None:
+        stages = {s.key: s for s in Stage.objects.filter(stage_set__is_active=True)}
+        contacts = {c.pk: c for c in Contact.objects.filter(pk__in=ids).select_related("stage", "owner")}
+        now = clock.now()
+        for contact_id in ids:
+            contact = contacts[contact_id]
+            at = contact.created_at
+            roll = rng.random()
+            for key, share in FUNNEL:
+                if roll >= share:
+                    break
+                at = min(now, at + timedelta(days=rng.uniform(1, 12)))
+                change_stage(
+                    contact, to_stage=stages[key], cause=StageChange.Cause.USER, actor=contact.owner, at=at,
+                    reason=rng.choice(["", "Đã tư vấn", "Đã dự webinar", "Đã đóng học phí"]),
+                )  # fmt: skip
+            if rng.random() < 0.08:
+                add_note(contact, body=rng.choice(NOTES), author=contact.owner, at=min(now, at + timedelta(hours=2)))
