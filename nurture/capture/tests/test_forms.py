@@ -7,8 +7,8 @@ from django.core.cache import cache
 from django.test import Client, override_settings
 
 from nurture.capture import spam
+from nurture.capture.actions import save_lead_form
 from nurture.capture.builder import TIMESTAMP
-from nurture.capture.form_actions import save_lead_form
 from nurture.capture.models import LeadForm
 from nurture.contacts.models import Contact, Event
 

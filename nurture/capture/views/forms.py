@@ -14,6 +14,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
 from nurture.capture import spam
+from nurture.capture.actions import save_lead_form, submit_lead_form
 from nurture.capture.builder import (
     HONEYPOT,
     TIMESTAMP,
@@ -23,7 +24,6 @@ from nurture.capture.builder import (
     custom_fields_from,
     custom_fields_initial,
 )
-from nurture.capture.form_actions import save_lead_form, submit_lead_form
 from nurture.capture.models import LeadForm
 from nurture.contacts.leads import InvalidLead
 from nurture.contacts.models import Event

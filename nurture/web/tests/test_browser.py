@@ -11,7 +11,7 @@ from django.test import override_settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from nurture.accounts.models import User
-from nurture.capture.form_actions import save_lead_form
+from nurture.capture.actions import save_lead_form
 from nurture.capture.models import LeadForm
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls made here are still synchronous.

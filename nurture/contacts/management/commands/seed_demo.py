@@ -9,11 +9,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from nurture.accounts.models import Team, User
-from nurture.capture.form_actions import save_lead_form
+from nurture.capture.actions import save_lead_form
 from nurture.capture.models import LeadForm
 from nurture.contacts.actions import add_note, capture_leads, change_stage
 from nurture.contacts.fake import fake_lead, fake_name
-from nurture.contacts.leads import parse_lead
+from nurture.contacts.leads import LeadInput, parse_lead
 from nurture.contacts.models import Contact, Event
 from nurture.core import clock
 from nurture.lifecycle.actions import install_presets
@@ -156,7 +156,7 @@ class Command(BaseCommand):
         raw.sort(key=lambda item: -item[0])
         ids: list[int] = []
         for start in range(0, len(raw), BATCH):
-            leads = []
+            leads: list[LeadInput] = []
             for days_ago, data in raw[start : start + BATCH]:
                 lead = parse_lead(data)
                 lead.occurred_at = now - timedelta(days=days_ago, minutes=rng.randint(0, 600))
