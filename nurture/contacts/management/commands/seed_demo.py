@@ -158,9 +158,9 @@ class Command(BaseCommand):
         for start in range(0, len(raw), BATCH):
             leads: list[LeadInput] = []
             for days_ago, data in raw[start : start + BATCH]:
-                lead = parse_lead(data)
-                lead.occurred_at = now - timedelta(days=days_ago, minutes=rng.randint(0, 600))
-                leads.append(lead)
+                parsed = parse_lead(data)
+                parsed.occurred_at = now - timedelta(days=days_ago, minutes=rng.randint(0, 600))
+                leads.append(parsed)
             results = capture_leads(leads, event_type=Event.Type.FORM_SUBMITTED, source_label="demo")
             ids.extend(r.contact_id for r in results if r.created)
         return ids
