@@ -48,7 +48,7 @@ def test_form_to_inbox_to_contact_page(live_server: Any, page: Page) -> None:
     # Given a marketer's form and a manager's account
     User.objects.create_user(username="lan", password="pw-lan-12345", role=User.Role.MANAGER, first_name="Lan")
     save_lead_form(
-        LeadForm(name="Học thử", slug="hoc-thu", source="website", thank_you_message="Cảm ơn anh/chị!"),
+        LeadForm(name="Học thử", slug="hoc-thu", source="website", thank_you_message="Tư vấn viên sẽ gọi lại ngay."),
         fields=[
             {"key": "full_name", "label": "Họ và tên", "type": "text", "required": True, "custom": False},
             {"key": "phone", "label": "Số điện thoại", "type": "tel", "required": True, "custom": False},
@@ -64,7 +64,7 @@ def test_form_to_inbox_to_contact_page(live_server: Any, page: Page) -> None:
     page.get_by_label("Số điện thoại").fill("0912 345 678")
     page.get_by_label("Đồng ý nhận SMS").check()
     page.get_by_role("button").click()
-    expect(page.get_by_text("Cảm ơn anh/chị!")).to_be_visible()
+    expect(page.get_by_text("Tư vấn viên sẽ gọi lại ngay.")).to_be_visible()
 
     # And the manager logs in and searches without diacritics
     page.goto(f"{live_server.url}/login/")
