@@ -12,7 +12,6 @@ import csv
 import http.client
 import json
 import os
-import random
 import socket
 import statistics
 import subprocess
