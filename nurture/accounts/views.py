@@ -3,7 +3,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -12,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from nurture.accounts.actions import create_api_key, revoke_api_key
 from nurture.accounts.models import ApiKey
+from nurture.accounts.permissions import require_configure
 
 
 class ApiKeyForm(forms.Form):
@@ -24,14 +24,9 @@ class ApiKeyForm(forms.Form):
     )
 
 
-def _require_configure(request: HttpRequest) -> None:
-    if not request.user.can_configure:  # type: ignore[union-attr]
-        raise PermissionDenied
-
-
 @login_required
 def api_keys(request: HttpRequest) -> HttpResponse:
-    _require_configure(request)
+    require_configure(request)
     form = ApiKeyForm(request.POST or None)
     new_key = None
     if request.method == "POST" and form.is_valid():
@@ -48,7 +43,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def revoke(request: HttpRequest, key_id: int) -> HttpResponse:
-    _require_configure(request)
+    require_configure(request)
     revoke_api_key(get_object_or_404(ApiKey, pk=key_id))
     messages.success(request, _("Key revoked."))
     return redirect("accounts:api_keys")

@@ -4,7 +4,6 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
+from nurture.accounts.permissions import require_configure
 from nurture.capture import spam
 from nurture.capture.actions import save_lead_form, submit_lead_form
 from nurture.capture.builder import (
@@ -29,14 +29,9 @@ from nurture.contacts.leads import InvalidLead
 from nurture.contacts.models import Event
 
 
-def _require_configure(request: HttpRequest) -> None:
-    if not request.user.can_configure:  # type: ignore[union-attr]
-        raise PermissionDenied
-
-
 @login_required
 def form_list(request: HttpRequest) -> HttpResponse:
-    _require_configure(request)
+    require_configure(request)
     lead_forms = list(LeadForm.objects.order_by("name"))
     submissions = (
         Event.objects.filter(type=Event.Type.FORM_SUBMITTED, source__in=[f"form:{f.slug}" for f in lead_forms])
@@ -50,7 +45,7 @@ def form_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def form_edit(request: HttpRequest, form_id: int | None = None) -> HttpResponse:
-    _require_configure(request)
+    require_configure(request)
     lead_form = get_object_or_404(LeadForm, pk=form_id) if form_id else LeadForm()
     if request.method == "POST":
         settings_form = LeadFormSettings(request.POST, instance=lead_form)

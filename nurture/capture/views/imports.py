@@ -6,13 +6,13 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from nurture.accounts.permissions import require_configure
 from nurture.capture import actions, importing
 from nurture.capture.models import ImportJob
 from nurture.capture.models.forms import STANDARD_FIELDS
@@ -34,14 +34,9 @@ class UploadForm(forms.Form):
     source = forms.CharField(label=gettext_lazy("Source for rows without one"), initial="import", max_length=100)
 
 
-def _require_configure(request: HttpRequest) -> None:
-    if not request.user.can_configure:  # type: ignore[union-attr]
-        raise PermissionDenied
-
-
 @login_required
 def import_list(request: HttpRequest) -> HttpResponse:
-    _require_configure(request)
+    require_configure(request)
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -61,7 +56,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
-    _require_configure(request)
+    require_configure(request)
     job = get_object_or_404(ImportJob, pk=job_id)
     context: dict[str, Any] = {"job": job}
     if job.status == ImportJob.Status.DRAFT:
@@ -76,7 +71,7 @@ def import_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def import_start(request: HttpRequest, job_id: int) -> HttpResponse:
-    _require_configure(request)
+    require_configure(request)
     job = get_object_or_404(ImportJob, pk=job_id)
     mapping = {header: request.POST.get(f"map-{i}", "") for i, header in enumerate(job.mapping)}
     tags = [t.strip() for t in request.POST.get("tags", "").split(",") if t.strip()]
@@ -89,14 +84,14 @@ def import_start(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @login_required
 def import_progress(request: HttpRequest, job_id: int) -> HttpResponse:
-    _require_configure(request)
+    require_configure(request)
     job = get_object_or_404(ImportJob, pk=job_id)
     return render(request, "capture/_import_progress.html", {"job": job})
 
 
 @login_required
 def import_rejects(request: HttpRequest, job_id: int) -> FileResponse:
-    _require_configure(request)
+    require_configure(request)
     job = get_object_or_404(ImportJob, pk=job_id)
     if not job.rejects_path or not Path(job.rejects_path).exists():
         raise Http404
