@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "nurture.accounts",
     "nurture.lifecycle",
     "nurture.contacts",
+    "nurture.identity",
     "nurture.capture",
     "nurture.web",
 ]

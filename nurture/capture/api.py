@@ -34,6 +34,7 @@ class LeadIn(Schema):
     job_title: str | None = None
     industry: str | None = None
     province: str | None = None
+    address: str | None = None
     need: str | None = None
     preferred_contact_time: str | None = None
     source: str | None = None

@@ -32,7 +32,8 @@ DELIMITERS = (",", ";", "\t", "|")
 CUSTOM_PREFIX = "custom:"
 FIELDS = [
     "full_name", "phone", "email", "external_id", "zalo_id", "facebook_id", "company", "job_title", "industry",
-    "province", "need", "preferred_contact_time", "gender", "birth_date", "source", "medium", "campaign", "tags",
+    "province", "address", "need", "preferred_contact_time", "gender", "birth_date", "source", "medium", "campaign",
+    "tags",
 ]  # fmt: skip
 # Header synonyms, compared folded (no diacritics, lower case), Vietnamese and English.
 SYNONYMS: dict[str, list[str]] = {
@@ -48,6 +49,7 @@ SYNONYMS: dict[str, list[str]] = {
     "industry": ["nganh", "nganh nghe", "linh vuc", "industry"],
     "province": ["tinh/thanh pho", "tinh thanh", "tinh", "thanh pho", "khu vuc", "province", "city", "region",
                  "tinh / thanh pho"],
+    "address": ["dia chi", "address", "dia chi lien he", "street"],
     "need": ["nhu cau", "ghi chu", "need", "notes", "note", "interest"],
     "preferred_contact_time": ["thoi gian lien he", "gio lien he", "preferred contact time", "contact time"],
     "gender": ["gioi tinh", "gender", "sex"],

@@ -12,7 +12,7 @@ from nurture.contacts.models import Contact
 
 def visible_contacts(principal: User | ApiKey | Any) -> QuerySet[Contact]:
     """Contacts this user (or API key) may see: reps see their own and their team's."""
-    qs = Contact.objects.all()
+    qs = Contact.objects.filter(merged_into__isnull=True)  # tombstones of merges redirect instead
     if isinstance(principal, ApiKey):
         # Keys are issued by managers for integrations and act on the whole book.
         return qs

@@ -16,13 +16,16 @@ from nurture.contacts.leads import LeadInput
 from nurture.contacts.models import Company, Consent, Contact, Event, Identity, Note, Tag
 from nurture.core import clock
 from nurture.core.normalise import fold, split_name
+from nurture.identity.candidates import candidates, current_config, lead_record, refresh_keys
+from nurture.identity.matching import Match, decide, names_conflict
+from nurture.identity.models import DuplicatePair
 from nurture.lifecycle import stages
 from nurture.lifecycle.models import Stage, StageChange
 
 # Contact fields a later capture may fill when they are still empty. Attribution fields are
 # first-touch: never overwritten once set.
 FILLABLE = (
-    "full_name", "email", "phone", "gender", "birth_date", "job_title", "industry", "province", "need",
+    "full_name", "email", "phone", "gender", "birth_date", "job_title", "industry", "province", "address", "need",
     "preferred_contact_time", "source", "medium", "campaign", "referrer", "landing_url",
 )  # fmt: skip
 DERIVED_NAME_FIELDS = ("family_name", "middle_name", "given_name", "name_folded")
@@ -34,6 +37,8 @@ IDENTITY_ATTR = {
     "facebook": "facebook_id",
     "anonymous": "anonymous_id",
 }
+# Identities a household may share: a match on one of them alone, under another name, is not the person.
+SHAREABLE = ("phone", "email")
 LOOKUP_CHUNK = 500
 CAPTURE_RETRIES = 3
 
@@ -83,7 +88,10 @@ def capture_leads(
 
 
 def _group(leads: Sequence[LeadInput]) -> list[list[int]]:
-    """Group lead indexes that share any identity key (union-find)."""
+    """Group lead indexes that share any identity key (union-find).
+
+    A phone or email shared under clearly different names (a parent and a child) does not group.
+    """
     parent = list(range(len(leads)))
 
     def root(i: int) -> int:
@@ -96,6 +104,8 @@ def _group(leads: Sequence[LeadInput]) -> list[list[int]]:
     for i, lead in enumerate(leads):
         for key in lead.identity_keys():
             if key in owner:
+                if key[0] in SHAREABLE and names_conflict(lead.full_name, leads[owner[key]].full_name):
+                    continue
                 parent[root(i)] = root(owner[key])
             else:
                 owner[key] = i
@@ -126,7 +136,7 @@ def _merged_value(group_leads: list[LeadInput], name: str) -> Any:
     return "" if name != "birth_date" else None
 
 
-def _set_name(contact: Contact, full_name: str) -> None:
+def set_name(contact: Contact, full_name: str) -> None:
     parts = split_name(full_name)
     contact.full_name = full_name
     contact.family_name, contact.middle_name, contact.given_name = parts.family, parts.middle, parts.given
@@ -165,21 +175,9 @@ def _capture(
     all_keys = {key for lead in leads for key in lead.identity_keys()}
     known = _existing_identities(all_keys)
 
-    target_of_group: list[int | None] = []
-    for group in groups:
-        target = None
-        # Most trusted identity wins when a group's keys point at different contacts;
-        # reconciling such conflicts is the identity app's job (possible duplicates).
-        for kind in IDENTITY_ATTR:
-            for i in group:
-                value = getattr(leads[i], IDENTITY_ATTR[kind])
-                if value and (kind, value) in known:
-                    target = known[(kind, value)]
-                    break
-            if target is not None:
-                break
-        target_of_group.append(target)
-
+    exact = [_exact_target(leads, group, known) for group in groups]
+    existing = Contact.objects.in_bulk([t for t, _ in exact if t is not None])
+    target_of_group, reviews = _resolve(leads, groups, exact, existing)
     existing = Contact.objects.in_bulk([t for t in target_of_group if t is not None])
     companies = _companies({lead.company for lead in leads if lead.company}, now)
     tag_ids = _tags({tag for lead in leads for tag in lead.tags})
@@ -199,7 +197,7 @@ def _capture(
             )
             for name in FILLABLE:
                 setattr(contact, name, _merged_value(group_leads, name))
-            _set_name(contact, contact.full_name)
+            set_name(contact, contact.full_name)
             company = _merged_value(group_leads, "company")
             contact.company_id = companies.get(company) if company else None
             contact.custom_fields = _merged_custom(group_leads, {})
@@ -225,11 +223,12 @@ def _capture(
     consents: list[Consent] = []
     contact_tags: set[tuple[int, int]] = set()
     touched: set[int] = set()
+    inserted: set[tuple[str, str]] = set()
     for g, group in enumerate(groups):
         contact = contact_of_group[g]
         created = contact.pk in new_ids
         updated_fields = sorted(changed.get(contact.pk, set()))
-        seen_keys: set[tuple[str, str]] = set()
+        new_keys = False
         filled: set[str] = set()
         for n, i in enumerate(group):
             lead = leads[i]
@@ -241,8 +240,10 @@ def _capture(
             else:
                 results[i] = CaptureResult(contact.pk, False, updated_fields if n == 0 else [])
             for key in lead.identity_keys():
-                if key not in known and key not in seen_keys:
-                    seen_keys.add(key)
+                # A key another contact holds (a family phone) or this batch already gave stays there.
+                if key not in known and key not in inserted:
+                    inserted.add(key)
+                    new_keys = True
                     identities.append(
                         Identity(contact_id=contact.pk, kind=key[0], value=key[1], source=source_label, created_at=now)
                     )
@@ -259,7 +260,7 @@ def _capture(
                         at=lead.occurred_at or now,
                     )
                 )
-            if created or updated_fields or record_unchanged or seen_keys:
+            if created or updated_fields or record_unchanged or new_keys:
                 events.append(
                     Event(
                         contact_id=contact.pk,
@@ -284,7 +285,73 @@ def _capture(
         ]
     )
     _save_existing(existing, changed, touched - new_ids, now)
+    DuplicatePair.objects.bulk_create(
+        [
+            DuplicatePair(
+                contact_a_id=min(contact_of_group[g].pk, other),
+                contact_b_id=max(contact_of_group[g].pk, other),
+                score=match.score,
+                reasons=match.reasons_json(),
+                found_by=DuplicatePair.FoundBy.CAPTURE,
+                created_at=now,
+            )  # fmt: skip
+            for g, matches in reviews.items()
+            for other, match in matches
+        ],
+        ignore_conflicts=True,  # a pair already proposed, or marked not the same person, stays as it is
+    )
+    refresh_keys(new_ids | set(changed) | {i.contact_id for i in identities})
     return [r for r in results if r is not None]
+
+
+def _exact_target(
+    leads: Sequence[LeadInput], group: list[int], known: dict[tuple[str, str], int]
+) -> tuple[int | None, str]:
+    """The contact a known identity of the group points at, most trusted kind first, and that kind."""
+    # When a group's keys point at different contacts the most trusted wins; the batch clean-up
+    # proposes the others as possible duplicates.
+    for kind in IDENTITY_ATTR:
+        for i in group:
+            value = getattr(leads[i], IDENTITY_ATTR[kind])
+            if value and (kind, value) in known:
+                return known[(kind, value)], kind
+    return None, ""
+
+
+def _resolve(
+    leads: Sequence[LeadInput],
+    groups: list[list[int]],
+    exact: list[tuple[int | None, str]],
+    existing: dict[int, Contact],
+) -> tuple[list[int | None], dict[int, list[tuple[int, Match]]]]:
+    """Fuzzy matching for groups no identity settled: the contact to land on, or possible duplicates.
+
+    A group found only by a shared phone or email under a clearly different name is another person.
+    """
+    targets: list[int | None] = []
+    open_groups: list[int] = []
+    for g, (target, kind) in enumerate(exact):
+        group_leads = [leads[i] for i in groups[g]]
+        if target is not None and kind in SHAREABLE:
+            name = next((lead.full_name for lead in group_leads if lead.full_name), "")
+            if names_conflict(name, existing[target].full_name):
+                target = None
+        targets.append(target)
+        if target is None and not all(lead.is_anonymous for lead in group_leads):
+            open_groups.append(g)
+    reviews: dict[int, list[tuple[int, Match]]] = {}
+    if not open_groups:
+        return targets, reviews
+    config = current_config()
+    records = [lead_record([leads[i] for i in groups[g]]) for g in open_groups]
+    for g, matches in zip(open_groups, candidates(records, config), strict=True):
+        decisions = [(contact_id, match, decide(match, config)) for contact_id, match in matches]
+        merge = next((contact_id for contact_id, _, d in decisions if d == "merge"), None)
+        if merge is not None:
+            targets[g] = merge
+        else:
+            reviews[g] = [(contact_id, match) for contact_id, match, d in decisions if d == "review"]
+    return targets, reviews
 
 
 def _first_time(group_leads: list[LeadInput], now: datetime) -> datetime:
@@ -313,7 +380,7 @@ def _fill(contact: Contact, group_leads: list[LeadInput], companies: dict[str, i
                 setattr(contact, name, value)
                 fields.append(name)
     if "full_name" in fields:
-        _set_name(contact, contact.full_name)
+        set_name(contact, contact.full_name)
     company = _merged_value(group_leads, "company")
     if contact.company_id is None and company:
         contact.company_id = companies[company]
@@ -356,6 +423,8 @@ def _event_data(lead: LeadInput) -> dict[str, Any]:
     }
     if attribution:
         data["attribution"] = attribution
+    # What identified this capture: on unmerge, it goes with the contact that holds these.
+    data["identities"] = [f"{kind}:{value}" for kind, value in lead.identity_keys()]
     return data
 
 
@@ -415,7 +484,8 @@ def change_stage(
 
 
 EDITABLE = (
-    "full_name", "gender", "birth_date", "job_title", "industry", "province", "need", "preferred_contact_time",
+    "full_name", "gender", "birth_date", "job_title", "industry", "province", "address", "need",
+    "preferred_contact_time",
     "owner_id", "custom_fields",
 )  # fmt: skip
 
@@ -445,7 +515,7 @@ def update_contact(contact: Contact, *, changes: dict[str, Any], actor: User | N
                 diff[name] = [old, value]
                 setattr(locked, name, value)
                 if name == "full_name":
-                    _set_name(locked, value)
+                    set_name(locked, value)
         if not diff:
             return []
         locked.updated_at = now
@@ -454,6 +524,7 @@ def update_contact(contact: Contact, *, changes: dict[str, Any], actor: User | N
             contact=locked, type=Event.Type.UPDATED, at=now, actor=actor, source=source,
             data={"changes": {k: [_json(v) for v in pair] for k, pair in diff.items()}},
         )  # fmt: skip
+        refresh_keys([locked.pk])
     return sorted(diff)
 
 

@@ -53,6 +53,7 @@ class ContactOut(Schema):
     job_title: str
     industry: str
     province: str
+    address: str
     need: str
     preferred_contact_time: str
     stage: StageOut
@@ -113,6 +114,7 @@ class ContactPatch(Schema):
     job_title: str | None = None
     industry: str | None = None
     province: str | None = None
+    address: str | None = None
     need: str | None = None
     preferred_contact_time: str | None = None
     owner_id: int | None = None

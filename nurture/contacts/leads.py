@@ -23,6 +23,7 @@ TEXT_FIELDS: dict[str, int] = {
     "job_title": 100,
     "industry": 100,
     "province": 100,
+    "address": 300,
     "need": 5000,
     "preferred_contact_time": 100,
     "source": 100,
@@ -77,6 +78,7 @@ class LeadInput:
     job_title: str = ""
     industry: str = ""
     province: str = ""
+    address: str = ""
     need: str = ""
     preferred_contact_time: str = ""
     source: str = ""

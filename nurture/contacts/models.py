@@ -49,6 +49,7 @@ class Contact(models.Model):
     job_title = models.CharField(_("job title"), max_length=100, blank=True)
     industry = models.CharField(_("industry"), max_length=100, blank=True)
     province = models.CharField(_("province"), max_length=100, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
     need = models.TextField(_("need"), blank=True)
     preferred_contact_time = models.CharField(_("preferred contact time"), max_length=100, blank=True)
     stage = models.ForeignKey(
@@ -74,6 +75,10 @@ class Contact(models.Model):
     created_at = models.DateTimeField(_("created"))
     updated_at = models.DateTimeField(_("updated"))
     last_activity_at = models.DateTimeField(_("last activity"))
+    # Set when this contact was merged into another: a tombstone that redirects to the survivor.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("merged into")
+    )
 
     class Meta:
         indexes = [
@@ -160,6 +165,8 @@ class Event(models.Model):
         FORM_SUBMITTED = "form_submitted", _("Form submitted")
         API_CAPTURED = "api_captured", _("Captured by API")
         IMPORTED = "imported", _("Imported")
+        MERGED = "merged", _("Merged")
+        UNMERGED = "unmerged", _("Merge undone")
         CREATED = "created", _("Created")
         NOTE_ADDED = "note_added", _("Note added")
         STAGE_CHANGED = "stage_changed", _("Stage changed")

@@ -51,18 +51,10 @@ PUNCT = re.compile(r"[^\w\s]")
 class MatchConfig:
     auto_merge: float = 90.0
     review: float = 60.0
-    prior: float = 9.0
+    prior: float = 7.0
     # A blocking key shared by more records than this is too common to compare on (a frequent name).
     block_cap: int = 50
     weights: Mapping[str, tuple[float, float, float]] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-
-    @classmethod
-    def from_settings(cls) -> MatchConfig:
-        from django.conf import settings
-
-        conf: dict[str, Any] = dict(getattr(settings, "NURTURE_MATCH", {}))
-        weights = {**DEFAULT_WEIGHTS, **{k: tuple(v) for k, v in conf.pop("weights", {}).items()}}
-        return cls(**conf, weights=weights)
 
 
 @dataclass(frozen=True)
@@ -188,9 +180,14 @@ def _emails(a: frozenset[str], b: frozenset[str]) -> str:
         return "agree"
     for x in a:
         for y in b:
-            if x.partition("@")[0] == y.partition("@")[0] or Levenshtein.distance(x, y) <= 1:
+            if _local(x) == _local(y) or Levenshtein.distance(x, y) <= 1:
                 return "partial"
     return "disagree"
+
+
+def _local(email: str) -> str:
+    """The part before @ without dots, dashes and underscores: khoa.do@abc.vn ~ khoado@gmail.com."""
+    return re.sub(r"[._-]", "", email.partition("@")[0])
 
 
 def _ids(a: frozenset[str], b: frozenset[str]) -> str:

@@ -15,6 +15,7 @@ STANDARD_FIELDS: dict[str, tuple[str, Any]] = {
     "job_title": ("text", _("Job title")),
     "industry": ("text", _("Industry")),
     "province": ("text", _("Province / city")),
+    "address": ("text", _("Address")),
     "need": ("textarea", _("What do you need?")),
     "preferred_contact_time": ("text", _("Preferred contact time")),
     "gender": ("gender", _("Gender")),

@@ -1,0 +1,291 @@
+"""Merges, unmerges and decisions on possible duplicates. Each is one transaction."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from nurture.accounts.models import User
+from nurture.contacts.actions import set_name
+from nurture.contacts.models import Contact, Event, Identity
+from nurture.core import clock
+from nurture.core.jobs import enqueue_on_commit
+from nurture.identity.candidates import refresh_keys
+from nurture.identity.models import DedupeRun, DuplicatePair, MatchKey, Merge
+from nurture.lifecycle.models import Stage
+
+# How each field of the survivor is chosen, unless the person merging picks a side:
+# trusted = from the contact whose source is most trusted (settings.NURTURE_SOURCE_TRUST),
+# recent = the most recently updated non-empty value, oldest = first touch (attribution).
+SURVIVORSHIP = {
+    "full_name": "trusted", "gender": "trusted", "birth_date": "trusted",
+    "email": "recent", "phone": "recent", "company_id": "recent", "job_title": "recent", "industry": "recent",
+    "province": "recent", "address": "recent", "need": "recent", "preferred_contact_time": "recent",
+    "owner_id": "recent",
+    "source": "oldest", "medium": "oldest", "campaign": "oldest", "referrer": "oldest", "landing_url": "oldest",
+}  # fmt: skip
+CHOOSABLE = tuple(SURVIVORSHIP)
+# Rows that stay with their contact: the identity app's own bookkeeping.
+NOT_MOVED = (MatchKey, DuplicatePair, Merge)
+
+
+class MergeError(ValueError):
+    pass
+
+
+def _lock(*ids: int) -> dict[int, Contact]:
+    contacts = {c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    missing = set(ids) - set(contacts)
+    if missing:
+        raise MergeError(_("Contact %(id)s does not exist.") % {"id": min(missing)})
+    return contacts
+
+
+def _trust(contact: Contact) -> int:
+    order = [s.lower() for s in getattr(settings, "NURTURE_SOURCE_TRUST", [])]
+    source = contact.source.lower()
+    return order.index(source) if source in order else len(order)
+
+
+def _survivor_values(survivor: Contact, merged: Contact, choices: dict[str, str]) -> dict[str, Any]:
+    """The value of each choosable field after the merge."""
+    recent, older = sorted((survivor, merged), key=lambda c: c.updated_at, reverse=True)
+    first, later = sorted((survivor, merged), key=lambda c: (c.created_at, c.pk))
+    trusted = sorted((survivor, merged), key=lambda c: (_trust(c), -c.updated_at.timestamp()))
+    values: dict[str, Any] = {}
+    for name, rule in SURVIVORSHIP.items():
+        if choices.get(name) in ("survivor", "merged"):
+            order = [survivor, merged] if choices[name] == "survivor" else [merged, survivor]
+        elif rule == "oldest":
+            order = [first, later]
+        elif rule == "trusted":
+            order = trusted
+        else:
+            order = [recent, older]
+        chosen = order[0] if name in choices else next((c for c in order if getattr(c, name)), order[0])
+        values[name] = getattr(chosen, name)
+    return values
+
+
+def _furthest_stage(a: Contact, b: Contact) -> int:
+    stages = {s.pk: s.position for s in Stage.objects.filter(pk__in=[a.stage_id, b.stage_id])}
+    return max((a.stage_id, b.stage_id), key=lambda pk: stages.get(pk, 0))
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _moveable_relations() -> list[tuple[type[Any], str]]:
+    """(model, field name) of every one-to-many relation pointing at Contact that moves on merge.
+
+    Found from the model registry, so deals, tasks, enrolments and score history added by later apps
+    move too without this code knowing them.
+    """
+    relations = []
+    for rel in Contact._meta.related_objects:
+        model = rel.related_model
+        if rel.one_to_many and model is not Contact and model not in NOT_MOVED:
+            relations.append((model, rel.field.name))
+    return relations
+
+
+def _label(model: type[Any], field: str) -> str:
+    return f"{model._meta.label_lower}.{field}"
+
+
+def merge_contacts(
+    survivor: Contact,
+    merged: Contact,
+    *,
+    actor: User | None,
+    choices: dict[str, str] | None = None,
+    score: float | None = None,
+) -> Merge:
+    """Merge `merged` into `survivor`: fields by survivorship, every related row moved, a tombstone left.
+
+    `choices` maps a field to "survivor" or "merged" (the manual choice on the review screen).
+    """
+    if survivor.pk == merged.pk:
+        raise MergeError(_("A contact cannot be merged with itself."))
+    now = clock.now()
+    with transaction.atomic():
+        locked = _lock(survivor.pk, merged.pk)
+        s, m = locked[survivor.pk], locked[merged.pk]
+        for contact in (s, m):
+            if contact.merged_into_id:
+                raise MergeError(
+                    _("Contact %(id)s was already merged into contact %(into)s.")
+                    % {"id": contact.pk, "into": contact.merged_into_id}
+                )
+        a, b = sorted((s.pk, m.pk))
+        if DuplicatePair.objects.filter(contact_a_id=a, contact_b_id=b, status=DuplicatePair.Status.NOT_SAME).exists():
+            raise MergeError(_("These contacts were marked as not the same person."))
+        changed: dict[str, list[Any]] = {}
+        values = _survivor_values(s, m, choices or {})
+        values.update(
+            stage_id=_furthest_stage(s, m),
+            score=max(s.score, m.score),
+            created_at=min(s.created_at, m.created_at),
+            last_activity_at=max(s.last_activity_at, m.last_activity_at),
+            custom_fields={**m.custom_fields, **s.custom_fields},
+        )
+        for name, value in values.items():
+            if getattr(s, name) != value:
+                changed[name] = [_json(getattr(s, name)), _json(value)]
+                setattr(s, name, value)
+        if "full_name" in changed:
+            set_name(s, s.full_name)
+        moved: dict[str, list[int]] = {}
+        for model, field in _moveable_relations():
+            ids = list(model.objects.filter(**{field: m}).values_list("pk", flat=True))
+            if ids:
+                model.objects.filter(pk__in=ids).update(**{field: s})
+                moved[_label(model, field)] = ids
+        tags_added = sorted(set(m.tags.values_list("pk", flat=True)) - set(s.tags.values_list("pk", flat=True)))
+        s.tags.add(*tags_added)
+        s.updated_at = now
+        s.save()
+        m.merged_into = s
+        m.updated_at = now
+        m.save(update_fields=["merged_into", "updated_at"])
+        merge = Merge.objects.create(
+            survivor=s, merged=m, score=score, at=now, actor=actor, changed=changed, moved=moved,
+            tags_added=tags_added,
+            identities=[f"{kind}:{value}" for kind, value in Identity.objects.filter(contact=s, pk__in=moved.get(
+                _label(Identity, "contact"), [])).values_list("kind", "value")],
+        )  # fmt: skip
+        info = {"merge_id": merge.pk, "score": score, "changed": sorted(changed)}
+        Event.objects.bulk_create(
+            [
+                Event(contact=s, type=Event.Type.MERGED, at=now, actor=actor,
+                      data={**info, "merged_id": m.pk, "merged_name": str(m)}),
+                Event(contact=m, type=Event.Type.MERGED, at=now, actor=actor,
+                      data={**info, "survivor_id": s.pk, "survivor_name": str(s)}),
+            ]
+        )  # fmt: skip
+        DuplicatePair.objects.filter(contact_a_id=a, contact_b_id=b).update(
+            status=DuplicatePair.Status.MERGED, decided_at=now, decided_by=actor
+        )
+        MatchKey.objects.filter(contact=m).delete()
+        refresh_keys([s.pk])
+    return merge
+
+
+def unmerge(merge: Merge, *, actor: User | None) -> Contact:
+    """Undo a merge: the merged contact comes back with everything that moved.
+
+    What reached the survivor after the merge stays there, except events that carry one of the
+    restored contact's identities. A survivor field the merge changed goes back unless it was edited
+    since. The pair is then remembered as not the same person.
+    """
+    now = clock.now()
+    with transaction.atomic():
+        merge = Merge.objects.select_for_update().get(pk=merge.pk)
+        if merge.undone_at:
+            raise MergeError(_("This merge was already undone."))
+        locked = _lock(merge.survivor_id, merge.merged_id)
+        s, m = locked[merge.survivor_id], locked[merge.merged_id]
+        if s.merged_into_id:
+            raise MergeError(
+                _("The survivor was itself merged into contact %(id)s; undo that merge first.")
+                % {"id": s.merged_into_id}
+            )
+        relations = {_label(model, field): (model, field) for model, field in _moveable_relations()}
+        for label, ids in merge.moved.items():
+            if label in relations:
+                model, field = relations[label]
+                model.objects.filter(pk__in=ids, **{field: s}).update(**{field: m})
+        merge_event = Event.objects.filter(contact=s, type=Event.Type.MERGED, data__merge_id=merge.pk).first()
+        if merge.identities and merge_event is not None:
+            later = Event.objects.filter(contact=s, pk__gt=merge_event.pk).exclude(type=Event.Type.MERGED)
+            carried = [
+                e.pk for e in later.only("pk", "data") if set(e.data.get("identities", [])) & set(merge.identities)
+            ]
+            Event.objects.filter(pk__in=carried).update(contact=m)
+        for name, (before, after) in merge.changed.items():
+            if _json(getattr(s, name)) == after:
+                setattr(s, name, date.fromisoformat(before) if name == "birth_date" and before else before)
+        if "full_name" in merge.changed:
+            set_name(s, s.full_name)
+        s.tags.remove(*merge.tags_added)
+        s.updated_at = now
+        s.save()
+        m.merged_into = None
+        m.updated_at = now
+        m.save(update_fields=["merged_into", "updated_at"])
+        merge.undone_at, merge.undone_by = now, actor
+        merge.save(update_fields=["undone_at", "undone_by"])
+        info = {"merge_id": merge.pk}
+        Event.objects.bulk_create(
+            [
+                Event(contact=s, type=Event.Type.UNMERGED, at=now, actor=actor,
+                      data={**info, "restored_id": m.pk, "restored_name": str(m)}),
+                Event(contact=m, type=Event.Type.UNMERGED, at=now, actor=actor,
+                      data={**info, "survivor_id": s.pk, "survivor_name": str(s)}),
+            ]
+        )  # fmt: skip
+        a, b = sorted((s.pk, m.pk))
+        DuplicatePair.objects.update_or_create(
+            contact_a_id=a, contact_b_id=b,
+            defaults={"status": DuplicatePair.Status.NOT_SAME, "decided_at": now, "decided_by": actor},
+            create_defaults={"status": DuplicatePair.Status.NOT_SAME, "decided_at": now, "decided_by": actor,
+                             "score": merge.score or 0, "found_by": DuplicatePair.FoundBy.MANUAL, "created_at": now},
+        )  # fmt: skip
+        refresh_keys([s.pk, m.pk])
+    return m
+
+
+def merge_pair(
+    pair: DuplicatePair, *, actor: User | None, survivor_id: int | None = None, choices: dict[str, str] | None = None
+) -> Merge:
+    """Merge a proposed pair; the older contact survives unless the reviewer picks the other one."""
+    pair.refresh_from_db()
+    if pair.status != DuplicatePair.Status.OPEN:
+        raise MergeError(_("This pair was already decided: %(status)s.") % {"status": pair.get_status_display()})
+    a, b = pair.contact_a, pair.contact_b
+    if survivor_id is None:
+        survivor_id = min((a, b), key=lambda c: (c.created_at, c.pk)).pk
+    if survivor_id not in (a.pk, b.pk):
+        raise MergeError(_("The survivor must be one of the two contacts."))
+    survivor, merged = (a, b) if survivor_id == a.pk else (b, a)
+    return merge_contacts(survivor, merged, actor=actor, choices=choices, score=pair.score)
+
+
+def mark_not_same(pair: DuplicatePair, *, actor: User | None) -> None:
+    """Remember that these are two people: the pair is never proposed again."""
+    pair.refresh_from_db()
+    if pair.status != DuplicatePair.Status.OPEN:
+        raise MergeError(_("This pair was already decided: %(status)s.") % {"status": pair.get_status_display()})
+    DuplicatePair.objects.filter(pk=pair.pk).update(
+        status=DuplicatePair.Status.NOT_SAME, decided_at=clock.now(), decided_by=actor
+    )
+
+
+def skip(pair: DuplicatePair) -> None:
+    """Put the pair at the end of the queue, undecided."""
+    DuplicatePair.objects.filter(pk=pair.pk, status=DuplicatePair.Status.OPEN).update(skipped_at=clock.now())
+
+
+def open_pairs() -> Any:
+    """Undecided pairs whose contacts both still exist as themselves, the queue order."""
+    return (
+        DuplicatePair.objects.filter(status=DuplicatePair.Status.OPEN)
+        .filter(Q(contact_a__merged_into__isnull=True) & Q(contact_b__merged_into__isnull=True))
+        .order_by("skipped_at", "-score", "pk")
+    )
+
+
+def start_dedupe(*, actor: User | None, dry_run: bool, auto_merge_above: float | None) -> DedupeRun:
+    """Queue a batch de-duplication for the worker."""
+    with transaction.atomic():
+        run = DedupeRun.objects.create(
+            actor=actor, dry_run=dry_run, auto_merge_above=auto_merge_above, created_at=clock.now()
+        )
+        enqueue_on_commit("identity.dedupe", {"run_id": run.pk}, key=f"dedupe:{run.pk}", max_attempts=1)
+    return run

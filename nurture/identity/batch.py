@@ -1,0 +1,177 @@
+"""Batch de-duplication of the whole database, in bounded memory.
+
+Candidate pairs come from the MatchKey table joined with itself, one range of contact ids at a time,
+through a temporary table of the usable blocks (shared by 2 to `block_cap` contacts): a very common
+name is never a block. Each pair is scored, decided and written to the CSV report; merges and
+possible duplicates are applied unless it is a dry run.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max, Min
+
+from nurture.contacts.models import Contact
+from nurture.core import clock
+from nurture.identity.actions import MergeError, merge_contacts
+from nurture.identity.candidates import contact_records, current_config, refresh_keys
+from nurture.identity.matching import MatchConfig, Record, compare, decide, learn_weights
+from nurture.identity.models import DedupeRun, DuplicatePair, MatchKey, MatchSettings
+
+ID_RANGE = 5000
+LEARN_PAIRS = 200_000
+REPORT_COLUMNS = ["contact_a", "contact_b", "name_a", "name_b", "score", "decision", "reasons"]
+
+
+def rebuild_keys(progress: Callable[[int, int], None] | None = None) -> None:
+    """Recompute every contact's blocking keys (after an upgrade or a change of the key rules)."""
+    ids = list(Contact.objects.filter(merged_into__isnull=True).order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), ID_RANGE):
+        with transaction.atomic():
+            refresh_keys(ids[start : start + ID_RANGE])
+        if progress:
+            progress(min(start + ID_RANGE, len(ids)), len(ids))
+
+
+def _usable_blocks(cap: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS dedupe_block")
+        cursor.execute(
+            "CREATE TEMPORARY TABLE dedupe_block AS SELECT key FROM identity_matchkey"
+            " GROUP BY key HAVING COUNT(*) BETWEEN 2 AND %s",
+            [cap],
+        )
+        cursor.execute("CREATE INDEX dedupe_block_key ON dedupe_block (key)")
+
+
+def _pairs_in_range(low: int, high: int) -> list[tuple[int, int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT a.contact_id, b.contact_id FROM identity_matchkey a"
+            " JOIN dedupe_block k ON k.key = a.key"
+            " JOIN identity_matchkey b ON b.key = a.key AND b.contact_id > a.contact_id"
+            " WHERE a.contact_id >= %s AND a.contact_id < %s",
+            [low, high],
+        )
+        return [(a, b) for a, b in cursor.fetchall()]
+
+
+def _ranges() -> Iterator[tuple[int, int]]:
+    bounds = MatchKey.objects.aggregate(low=Min("contact_id"), high=Max("contact_id"))
+    if bounds["low"] is None:
+        return
+    for low in range(bounds["low"], bounds["high"] + 1, ID_RANGE):
+        yield low, low + ID_RANGE
+
+
+def _scored(config: MatchConfig) -> Iterator[tuple[int, list[tuple[Record, Record]]]]:
+    """Per id range: how many contacts it held and its candidate pairs as records."""
+    for low, high in _ranges():
+        pairs = _pairs_in_range(low, high)
+        records = contact_records({c for pair in pairs for c in pair})
+        count = Contact.objects.filter(pk__gte=low, pk__lt=high, merged_into__isnull=True).count()
+        yield count, [(records[a], records[b]) for a, b in pairs if a in records and b in records]
+
+
+def learn(progress: Callable[[str], None] | None = None) -> MatchConfig:
+    """Fit the field weights to this database by EM over its candidate pairs; store them."""
+    config = current_config()
+    _usable_blocks(config.block_cap)
+    sample: list[tuple[Record, Record]] = []
+    for _, pairs in _scored(config):
+        sample.extend(pairs)
+        if len(sample) >= LEARN_PAIRS:
+            break
+    learned = learn_weights(sample, config)
+    row = MatchSettings.objects.first() or MatchSettings()
+    row.prior, row.weights = learned.prior, {k: list(v) for k, v in learned.weights.items()}
+    row.learned_at = row.updated_at = clock.now()
+    row.save()
+    if progress:
+        progress(f"learned from {len(sample)} candidate pairs: prior {learned.prior}, weights {row.weights}")
+    return learned
+
+
+def run(
+    dedupe: DedupeRun, report_dir: Path | None = None, on_progress: Callable[[DedupeRun], None] | None = None
+) -> DedupeRun:
+    """Run a batch de-duplication, updating `dedupe` as it goes (the UI polls it)."""
+    config = current_config()
+    if dedupe.auto_merge_above is not None:
+        config = replace(config, auto_merge=dedupe.auto_merge_above)
+    report_dir = report_dir or Path(settings.VAR_DIR) / "dedupe"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    report = report_dir / f"dedupe-{dedupe.pk}.csv"
+    dedupe.status, dedupe.started_at, dedupe.report = DedupeRun.Status.RUNNING, clock.now(), str(report)
+    dedupe.total = Contact.objects.filter(merged_into__isnull=True).count()
+    dedupe.save()
+    if not MatchKey.objects.exists():
+        rebuild_keys()
+    _usable_blocks(config.block_cap)
+    survivor_of: dict[int, int] = {}  # merged id -> survivor id, followed to the end of a chain
+
+    def final(contact_id: int) -> int:
+        while contact_id in survivor_of:
+            contact_id = survivor_of[contact_id]
+        return contact_id
+
+    with report.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(REPORT_COLUMNS)
+        for count, pairs in _scored(config):
+            decided = {
+                (p.contact_a_id, p.contact_b_id)
+                for p in DuplicatePair.objects.filter(
+                    contact_a_id__in={a.id for a, _ in pairs}, status=DuplicatePair.Status.NOT_SAME
+                ).only("contact_a_id", "contact_b_id")
+            }
+            proposals = []
+            for a, b in pairs:
+                match = compare(a, b, config)
+                decision = "not_same" if (a.id, b.id) in decided else decide(match, config)
+                if decision == "new":
+                    continue
+                writer.writerow([a.id, b.id, a.name, b.name, match.score, decision,
+                                 " ".join(f"{r.field}:{r.level}" for r in match.reasons)])  # fmt: skip
+                dedupe.pairs += 1
+                if decision == "merge":
+                    dedupe.merged += 1
+                    if not dedupe.dry_run:
+                        _merge(final(a.id), final(b.id), match.score, survivor_of)
+                elif decision == "review":
+                    dedupe.proposed += 1
+                    proposals.append(
+                        DuplicatePair(contact_a_id=a.id, contact_b_id=b.id, score=match.score,
+                                      reasons=match.reasons_json(), found_by=DuplicatePair.FoundBy.BATCH,
+                                      created_at=clock.now())
+                    )  # fmt: skip
+            if not dedupe.dry_run:
+                DuplicatePair.objects.bulk_create(proposals, ignore_conflicts=True)
+            dedupe.processed = min(dedupe.processed + count, dedupe.total)
+            DedupeRun.objects.filter(pk=dedupe.pk).update(
+                processed=dedupe.processed, pairs=dedupe.pairs, merged=dedupe.merged, proposed=dedupe.proposed
+            )
+            if on_progress:
+                on_progress(dedupe)
+    dedupe.status, dedupe.finished_at, dedupe.processed = DedupeRun.Status.DONE, clock.now(), dedupe.total
+    dedupe.save()
+    return dedupe
+
+
+def _merge(a: int, b: int, score: float, survivor_of: dict[int, int]) -> None:
+    if a == b:
+        return  # already one contact through an earlier merge in this run
+    survivor, merged = Contact.objects.in_bulk([a, b]).values()
+    if (merged.created_at, merged.pk) < (survivor.created_at, survivor.pk):
+        survivor, merged = merged, survivor
+    try:
+        merge_contacts(survivor, merged, actor=None, score=score)
+    except MergeError:
+        return  # marked not the same person, or merged meanwhile by someone else
+    survivor_of[merged.pk] = survivor.pk

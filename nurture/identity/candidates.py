@@ -1,0 +1,119 @@
+"""Matching against the database: contacts as `Record`s, their blocking keys, candidate lookup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from django.db.models import Count
+
+from nurture.contacts.leads import LeadInput
+from nurture.contacts.models import Contact, Identity
+from nurture.identity.matching import (
+    DEFAULT_WEIGHTS,
+    Match,
+    MatchConfig,
+    Record,
+    blocking_keys,
+    compare,
+)
+from nurture.identity.models import MatchKey, MatchSettings
+
+CHUNK = 500
+# Contacts compared with one incoming lead at most; blocks are capped, so this is rarely reached.
+MAX_CANDIDATES = 200
+EXTERNAL_KINDS = ("external", "zalo", "facebook")
+
+
+def current_config() -> MatchConfig:
+    row = MatchSettings.objects.first()
+    if row is None:
+        return MatchConfig()
+    weights = {**DEFAULT_WEIGHTS, **{k: (v[0], v[1], v[2]) for k, v in row.weights.items()}}
+    return replace(MatchConfig(), auto_merge=row.auto_merge, review=row.review, prior=row.prior, weights=weights)
+
+
+def lead_record(leads: Sequence[LeadInput]) -> Record:
+    """One record for the leads of one new contact (the first non-empty value of each field)."""
+
+    def first(name: str) -> str:
+        return next((str(getattr(lead, name)) for lead in leads if getattr(lead, name)), "")
+
+    return Record.build(
+        None,
+        name=first("full_name"),
+        phones=[lead.phone for lead in leads],
+        emails=[lead.email for lead in leads],
+        external_ids=[f"{kind}:{getattr(lead, kind + '_id')}" for lead in leads for kind in EXTERNAL_KINDS],
+        address=first("address"),
+        province=first("province"),
+        company=first("company"),
+        birth_date=first("birth_date"),
+    )
+
+
+def contact_records(ids: Iterable[int]) -> dict[int, Record]:
+    """Records of these contacts, identities included."""
+    ids = sorted(set(ids))
+    records: dict[int, Record] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        identities: dict[int, dict[str, list[str]]] = {}
+        for contact_id, kind, value in Identity.objects.filter(contact_id__in=chunk).values_list(
+            "contact_id", "kind", "value"
+        ):
+            identities.setdefault(contact_id, {}).setdefault(kind, []).append(value)
+        rows = Contact.objects.filter(pk__in=chunk).values_list(
+            "id", "full_name", "phone", "email", "address", "province", "company__name", "birth_date"
+        )
+        for pk, name, phone, email, address, province, company, birth_date in rows:
+            known = identities.get(pk, {})
+            records[pk] = Record.build(
+                pk,
+                name=name,
+                phones=[phone, *known.get("phone", [])],
+                emails=[email, *known.get("email", [])],
+                external_ids=[f"{kind}:{v}" for kind in EXTERNAL_KINDS for v in known.get(kind, [])],
+                address=address,
+                province=province,
+                company=company or "",
+                birth_date=birth_date,
+            )
+    return records
+
+
+def refresh_keys(contact_ids: Iterable[int]) -> None:
+    """Recompute the blocking keys of these contacts (after a capture, an edit, a merge)."""
+    records = contact_records(contact_ids)
+    ids = sorted(records)
+    for start in range(0, len(ids), CHUNK):
+        MatchKey.objects.filter(contact_id__in=ids[start : start + CHUNK]).delete()
+    MatchKey.objects.bulk_create(
+        [MatchKey(contact_id=pk, key=key[:160]) for pk, record in records.items() for key in blocking_keys(record)],
+        batch_size=2000,
+    )
+
+
+def candidates(records: Sequence[Record], config: MatchConfig) -> list[list[tuple[int, Match]]]:
+    """For each incoming record, the contacts it may be, best match first (a few queries per batch)."""
+    keys_of = [{key[:160] for key in blocking_keys(record)} for record in records]
+    all_keys = sorted(set().union(*keys_of)) if keys_of else []
+    usable: set[str] = set()
+    members: dict[str, list[int]] = {}
+    for start in range(0, len(all_keys), CHUNK):
+        chunk = all_keys[start : start + CHUNK]
+        sizes = MatchKey.objects.filter(key__in=chunk).values("key").annotate(n=Count("id"))
+        usable.update(row["key"] for row in sizes if row["n"] <= config.block_cap)
+    usable_keys = sorted(usable)
+    for start in range(0, len(usable_keys), CHUNK):
+        for key, contact_id in MatchKey.objects.filter(key__in=usable_keys[start : start + CHUNK]).values_list(
+            "key", "contact_id"
+        ):
+            members.setdefault(key, []).append(contact_id)
+    wanted = [sorted({c for key in keys if key in members for c in members[key]})[:MAX_CANDIDATES] for keys in keys_of]
+    known = contact_records(c for ids in wanted for c in ids)
+    result = []
+    for record, ids in zip(records, wanted, strict=True):
+        matches = [(c, compare(record, known[c], config)) for c in ids if c in known]
+        result.append(sorted(matches, key=lambda m: -m[1].score))
+    return result

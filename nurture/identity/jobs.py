@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from nurture.core import clock
+from nurture.core.jobs import job_handler
+from nurture.core.models import Job
+from nurture.identity import batch
+from nurture.identity.models import DedupeRun
+
+
+@job_handler("identity.dedupe")
+def run_dedupe(job: Job) -> None:
+    dedupe = DedupeRun.objects.get(pk=job.payload["run_id"])
+    try:
+        batch.run(dedupe)
+    except Exception as exc:
+        DedupeRun.objects.filter(pk=dedupe.pk).update(
+            status=DedupeRun.Status.FAILED, error=str(exc), finished_at=clock.now()
+        )
+        raise
