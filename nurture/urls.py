@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("nurture.capture.urls")),
     path("", include("nurture.contacts.urls")),
+    path("", include("nurture.identity.urls")),
     path("", include("nurture.accounts.urls")),
     path("", include("nurture.web.urls")),
 ]

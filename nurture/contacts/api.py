@@ -4,8 +4,9 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import IntegrityError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
@@ -14,7 +15,7 @@ from pydantic import ConfigDict
 from nurture.accounts.auth import acting_user, require_scope
 from nurture.accounts.models import ApiKey, User
 from nurture.contacts import actions
-from nurture.contacts.access import visible_contacts
+from nurture.contacts.access import survivor_id, visible_contacts
 from nurture.contacts.filters import ContactFilter
 from nurture.contacts.leads import FieldError, InvalidLead, parse_lead
 from nurture.contacts.models import Contact
@@ -160,9 +161,14 @@ def list_contacts(request: HttpRequest, filters: Query[ContactFilters]) -> Conta
     return ContactPage(items=[ContactOut.build(c) for c in page], next_cursor=str(page[-1].pk) if more else None)
 
 
-@router.get("/{contact_id}", response=ContactOut, summary="Get one contact")
-def get_contact(request: HttpRequest, contact_id: int) -> ContactOut:
+@router.get("/{contact_id}", response=ContactOut, summary="Get one contact (a merged one redirects, 307)")
+def get_contact(request: HttpRequest, contact_id: int) -> ContactOut | HttpResponse:
     require_scope(request, ApiKey.Scope.CONTACTS_READ)
+    survivor = survivor_id(request.auth, contact_id)  # type: ignore[attr-defined]
+    if survivor is not None:
+        response = HttpResponse(status=307)
+        response["Location"] = reverse("api:get_contact", kwargs={"contact_id": survivor})
+        return response
     return ContactOut.build(_get(request, contact_id))
 
 

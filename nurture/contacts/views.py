@@ -3,16 +3,22 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from nurture.accounts.models import User
 from nurture.contacts import actions
-from nurture.contacts.access import visible_contacts
+from nurture.contacts.access import survivor_id, visible_contacts
 from nurture.contacts.filters import SORTS
 from nurture.contacts.forms import InboxFilterForm, NoteForm, StageForm
-from nurture.contacts.models import Consent, Contact
+from nurture.contacts.leads import InvalidLead, parse_lead
+from nurture.contacts.models import Consent, Contact, Event
+from nurture.identity.actions import open_pairs
+from nurture.identity.models import Merge
 from nurture.lifecycle.models import StageChange
 
 INBOX_PAGE = 50
@@ -36,6 +42,45 @@ def inbox(request: HttpRequest) -> HttpResponse:
     )
 
 
+NEW_CONTACT_FIELDS = {
+    "full_name": (gettext_lazy("Full name"), "text"), "phone": (gettext_lazy("Phone"), "tel"),
+    "email": (gettext_lazy("Email"), "email"), "company": (gettext_lazy("Company"), "text"),
+    "job_title": (gettext_lazy("Job title"), "text"), "province": (gettext_lazy("Province"), "text"),
+    "address": (gettext_lazy("Address"), "text"), "birth_date": (gettext_lazy("Birth date"), "text"),
+    "need": (gettext_lazy("Need"), "textarea"),
+}  # fmt: skip
+
+
+@login_required
+def new_contact(request: HttpRequest) -> HttpResponse:
+    """Manual entry: the same capture (and matching) as every other channel."""
+    values = {name: request.POST.get(name, "").strip() for name in NEW_CONTACT_FIELDS}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            lead = parse_lead({**values, "source": "manual"})
+        except InvalidLead as exc:
+            errors = {e.field: e.message for e in exc.errors}
+        else:
+            user: User = request.user  # type: ignore[assignment]
+            result = actions.capture_lead(
+                lead, event_type=Event.Type.CREATED, cause=StageChange.Cause.USER, actor=user, source_label="manual"
+            )
+            if result.created and not user.sees_everything:
+                # Whoever types a contact in owns it (so a rep can see it), until routing exists.
+                contact = Contact.objects.get(pk=result.contact_id)
+                actions.update_contact(contact, changes={"owner_id": user.pk}, actor=user, source="manual")
+            if not result.created:
+                messages.warning(request, _("This person is already a contact; the new details were added here."))
+            elif open_pairs().filter(Q(contact_a=result.contact_id) | Q(contact_b=result.contact_id)).exists():
+                messages.warning(request, _("Created. It may be a duplicate of another contact: see below."))
+            else:
+                messages.success(request, _("Contact created."))
+            return redirect("contacts:detail", contact_id=result.contact_id)
+    fields = [(name, label, kind, values[name], errors.get(name)) for name, (label, kind) in NEW_CONTACT_FIELDS.items()]
+    return render(request, "contacts/new.html", {"fields": fields})
+
+
 def _contact(request: HttpRequest, contact_id: int) -> Contact:
     qs = visible_contacts(request.user).select_related("stage", "owner", "company")
     return get_object_or_404(qs, pk=contact_id)
@@ -43,6 +88,10 @@ def _contact(request: HttpRequest, contact_id: int) -> Contact:
 
 @login_required
 def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
+    survivor = survivor_id(request.user, contact_id)
+    if survivor is not None:
+        messages.info(request, _("Contact #%(id)s was merged into this one.") % {"id": contact_id})
+        return redirect("contacts:detail", contact_id=survivor)
     contact = _contact(request, contact_id)
     return render(
         request,
@@ -56,6 +105,8 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
                 "from_stage", "to_stage", "actor"
             ),
             "timeline": _timeline_page(request, contact),
+            "merges": Merge.objects.filter(survivor=contact).select_related("merged", "actor"),
+            "duplicate_pairs": open_pairs().filter(Q(contact_a=contact) | Q(contact_b=contact)),
             "note_form": NoteForm(),
             "stage_form": StageForm(contact=contact),
         },

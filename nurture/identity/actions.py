@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -16,7 +17,7 @@ from nurture.contacts.models import Contact, Event, Identity
 from nurture.core import clock
 from nurture.core.jobs import enqueue_on_commit
 from nurture.identity.candidates import refresh_keys
-from nurture.identity.models import DedupeRun, DuplicatePair, MatchKey, Merge
+from nurture.identity.models import DedupeRun, DuplicatePair, MatchKey, MatchSettings, Merge
 from nurture.lifecycle.models import Stage
 
 # How each field of the survivor is chosen, unless the person merging picks a side:
@@ -52,7 +53,7 @@ def _trust(contact: Contact) -> int:
     return order.index(source) if source in order else len(order)
 
 
-def _survivor_values(survivor: Contact, merged: Contact, choices: dict[str, str]) -> dict[str, Any]:
+def _survivor_values(survivor: Contact, merged: Contact, choices: Mapping[str, str]) -> dict[str, Any]:
     """The value of each choosable field after the merge."""
     recent, older = sorted((survivor, merged), key=lambda c: c.updated_at, reverse=True)
     first, later = sorted((survivor, merged), key=lambda c: (c.created_at, c.pk))
@@ -104,7 +105,7 @@ def merge_contacts(
     merged: Contact,
     *,
     actor: User | None,
-    choices: dict[str, str] | None = None,
+    choices: Mapping[str, str] | None = None,
     score: float | None = None,
 ) -> Merge:
     """Merge `merged` into `survivor`: fields by survivorship, every related row moved, a tombstone left.
@@ -242,7 +243,7 @@ def unmerge(merge: Merge, *, actor: User | None) -> Contact:
 
 
 def merge_pair(
-    pair: DuplicatePair, *, actor: User | None, survivor_id: int | None = None, choices: dict[str, str] | None = None
+    pair: DuplicatePair, *, actor: User | None, survivor_id: int | None = None, choices: Mapping[str, str] | None = None
 ) -> Merge:
     """Merge a proposed pair; the older contact survives unless the reviewer picks the other one."""
     pair.refresh_from_db()
@@ -279,6 +280,18 @@ def open_pairs() -> Any:
         .filter(Q(contact_a__merged_into__isnull=True) & Q(contact_b__merged_into__isnull=True))
         .order_by("skipped_at", "-score", "pk")
     )
+
+
+def save_match_settings(
+    *, auto_merge: float, review: float, prior: float, weights: dict[str, list[float]], learned: bool = False
+) -> MatchSettings:
+    row = MatchSettings.objects.first() or MatchSettings()
+    row.auto_merge, row.review, row.prior, row.weights = auto_merge, review, prior, weights
+    row.updated_at = clock.now()
+    if learned:
+        row.learned_at = row.updated_at
+    row.save()
+    return row
 
 
 def start_dedupe(*, actor: User | None, dry_run: bool, auto_merge_above: float | None) -> DedupeRun:

@@ -19,10 +19,10 @@ from django.db.models import Max, Min
 
 from nurture.contacts.models import Contact
 from nurture.core import clock
-from nurture.identity.actions import MergeError, merge_contacts
+from nurture.identity.actions import MergeError, merge_contacts, save_match_settings
 from nurture.identity.candidates import contact_records, current_config, refresh_keys
 from nurture.identity.matching import MatchConfig, Record, compare, decide, learn_weights
-from nurture.identity.models import DedupeRun, DuplicatePair, MatchKey, MatchSettings
+from nurture.identity.models import DedupeRun, DuplicatePair, MatchKey
 
 ID_RANGE = 5000
 LEARN_PAIRS = 200_000
@@ -89,10 +89,10 @@ def learn(progress: Callable[[str], None] | None = None) -> MatchConfig:
         if len(sample) >= LEARN_PAIRS:
             break
     learned = learn_weights(sample, config)
-    row = MatchSettings.objects.first() or MatchSettings()
-    row.prior, row.weights = learned.prior, {k: list(v) for k, v in learned.weights.items()}
-    row.learned_at = row.updated_at = clock.now()
-    row.save()
+    row = save_match_settings(
+        auto_merge=learned.auto_merge, review=learned.review, prior=learned.prior,
+        weights={k: list(v) for k, v in learned.weights.items()}, learned=True,
+    )  # fmt: skip
     if progress:
         progress(f"learned from {len(sample)} candidate pairs: prior {learned.prior}, weights {row.weights}")
     return learned

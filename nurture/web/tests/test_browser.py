@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.test import override_settings
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from nurture.accounts.models import User
 from nurture.capture.actions import save_lead_form
 from nurture.capture.models import LeadForm
-
-# Playwright's sync API keeps an event loop in this thread; the ORM calls made here are still synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+from nurture.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(locale="vi-VN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 @override_settings(NURTURE_FORM_MIN_SECONDS=0)
@@ -67,10 +40,7 @@ def test_form_to_inbox_to_contact_page(live_server: Any, page: Page) -> None:
     expect(page.get_by_text("Tư vấn viên sẽ gọi lại ngay.")).to_be_visible()
 
     # And the manager logs in and searches without diacritics
-    page.goto(f"{live_server.url}/login/")
-    page.locator("#id_username").fill("lan")
-    page.locator("#id_password").fill("pw-lan-12345")
-    page.locator("button[type=submit]").first.click()
+    log_in(page, live_server.url, "lan", "pw-lan-12345")
     page.get_by_role("searchbox").fill("nguyen van an")
     page.get_by_role("searchbox").press("Enter")
 
