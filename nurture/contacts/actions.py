@@ -16,7 +16,7 @@ from nurture.contacts.leads import LeadInput
 from nurture.contacts.models import Company, Consent, Contact, Event, Identity, Note, Tag
 from nurture.core import clock
 from nurture.core.normalise import fold, split_name
-from nurture.identity.candidates import candidates, current_config, lead_record, refresh_keys
+from nurture.identity.candidates import candidates, current_config, lead_record, lock_keys, refresh_keys
 from nurture.identity.matching import Match, decide, names_conflict
 from nurture.identity.models import DuplicatePair
 from nurture.lifecycle import stages
@@ -344,6 +344,7 @@ def _resolve(
         return targets, reviews
     config = current_config()
     records = [lead_record([leads[i] for i in groups[g]]) for g in open_groups]
+    lock_keys(records)
     for g, matches in zip(open_groups, candidates(records, config), strict=True):
         decisions = [(contact_id, match, decide(match, config)) for contact_id, match in matches]
         merge = next((contact_id for contact_id, _, d in decisions if d == "merge"), None)

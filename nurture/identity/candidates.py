@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from django.db import connection
 from django.db.models import Count
 
 from nurture.contacts.leads import LeadInput
@@ -23,6 +25,7 @@ CHUNK = 500
 # Contacts compared with one incoming lead at most; blocks are capped, so this is rarely reached.
 MAX_CANDIDATES = 200
 EXTERNAL_KINDS = ("external", "zalo", "facebook")
+LOCK_MAX_RECORDS = 20
 
 
 def current_config() -> MatchConfig:
@@ -92,6 +95,25 @@ def refresh_keys(contact_ids: Iterable[int]) -> None:
         [MatchKey(contact_id=pk, key=key[:160]) for pk, record in records.items() for key in blocking_keys(record)],
         batch_size=2000,
     )
+
+
+def lock_keys(records: Sequence[Record]) -> None:
+    """Serialise concurrent captures that may be one person, until this transaction ends.
+
+    Two webhooks for one new person arriving at once would each find no candidate and create a
+    contact each; an advisory lock per blocking key (PostgreSQL) makes the second wait and then see
+    the first. Shared identities are already guarded by Identity's unique constraint; big batches
+    (imports) skip this, as they run one at a time and their keys would exhaust the lock table.
+    """
+    if connection.vendor != "postgresql" or len(records) > LOCK_MAX_RECORDS:
+        return
+    keys = sorted({_lock_id(key) for record in records for key in blocking_keys(record)})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [keys])
+
+
+def _lock_id(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def candidates(records: Sequence[Record], config: MatchConfig) -> list[list[tuple[int, Match]]]:
