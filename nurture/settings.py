@@ -148,6 +148,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 NURTURE_DEFAULT_PHONE_REGION = env_str("NURTURE_DEFAULT_PHONE_REGION", "VN")
 NURTURE_FORM_MIN_SECONDS = env_int("NURTURE_FORM_MIN_SECONDS", 3)
+# Sources whose name, gender and birth date win when two contacts merge, most trusted first.
+NURTURE_SOURCE_TRUST = env_list("NURTURE_SOURCE_TRUST", ["manual", "import", "website", "api"])
 NURTURE_FORM_RATE_LIMIT = env_int("NURTURE_FORM_RATE_LIMIT", 20)  # submissions per IP per minute
 NURTURE_WORKER_POLL_SECONDS = env_int("NURTURE_WORKER_POLL_SECONDS", 1)
 

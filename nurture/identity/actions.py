@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
 from nurture.accounts.models import User
@@ -100,6 +100,19 @@ def _label(model: type[Any], field: str) -> str:
     return f"{model._meta.label_lower}.{field}"
 
 
+def _both_timelines(kind: str, merge: Merge, actor: User | None, info: dict[str, Any]) -> None:
+    s, m = merge.survivor, merge.merged
+    info = {**info, "merge_id": merge.pk}
+    Event.objects.bulk_create(
+        [
+            Event(contact=s, type=kind, at=clock.now(), actor=actor,
+                  data={**info, "other_id": m.pk, "other_name": str(m)}),
+            Event(contact=m, type=kind, at=clock.now(), actor=actor,
+                  data={**info, "survivor_id": s.pk, "survivor_name": str(s)}),
+        ]
+    )  # fmt: skip
+
+
 def merge_contacts(
     survivor: Contact,
     merged: Contact,
@@ -161,15 +174,7 @@ def merge_contacts(
             identities=[f"{kind}:{value}" for kind, value in Identity.objects.filter(contact=s, pk__in=moved.get(
                 _label(Identity, "contact"), [])).values_list("kind", "value")],
         )  # fmt: skip
-        info = {"merge_id": merge.pk, "score": score, "changed": sorted(changed)}
-        Event.objects.bulk_create(
-            [
-                Event(contact=s, type=Event.Type.MERGED, at=now, actor=actor,
-                      data={**info, "merged_id": m.pk, "merged_name": str(m)}),
-                Event(contact=m, type=Event.Type.MERGED, at=now, actor=actor,
-                      data={**info, "survivor_id": s.pk, "survivor_name": str(s)}),
-            ]
-        )  # fmt: skip
+        _both_timelines(Event.Type.MERGED, merge, actor, {"score": score, "changed": sorted(changed)})
         DuplicatePair.objects.filter(contact_a_id=a, contact_b_id=b).update(
             status=DuplicatePair.Status.MERGED, decided_at=now, decided_by=actor
         )
@@ -222,15 +227,7 @@ def unmerge(merge: Merge, *, actor: User | None) -> Contact:
         m.save(update_fields=["merged_into", "updated_at"])
         merge.undone_at, merge.undone_by = now, actor
         merge.save(update_fields=["undone_at", "undone_by"])
-        info = {"merge_id": merge.pk}
-        Event.objects.bulk_create(
-            [
-                Event(contact=s, type=Event.Type.UNMERGED, at=now, actor=actor,
-                      data={**info, "restored_id": m.pk, "restored_name": str(m)}),
-                Event(contact=m, type=Event.Type.UNMERGED, at=now, actor=actor,
-                      data={**info, "survivor_id": s.pk, "survivor_name": str(s)}),
-            ]
-        )  # fmt: skip
+        _both_timelines(Event.Type.UNMERGED, merge, actor, {})
         a, b = sorted((s.pk, m.pk))
         DuplicatePair.objects.update_or_create(
             contact_a_id=a, contact_b_id=b,
@@ -278,7 +275,7 @@ def open_pairs() -> Any:
     return (
         DuplicatePair.objects.filter(status=DuplicatePair.Status.OPEN)
         .filter(Q(contact_a__merged_into__isnull=True) & Q(contact_b__merged_into__isnull=True))
-        .order_by("skipped_at", "-score", "pk")
+        .order_by(F("skipped_at").asc(nulls_first=True), "-score", "pk")
     )
 
 

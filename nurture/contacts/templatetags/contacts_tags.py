@@ -19,6 +19,10 @@ def event_summary(event: Event) -> str:
         return f"{text}: {data['reason']}" if data.get("reason") else text
     if event.type == Event.Type.UPDATED:
         return ", ".join(sorted(data.get("changes", {})))
+    if event.type in (Event.Type.MERGED, Event.Type.UNMERGED):
+        if "other_id" in data:
+            return _("with %(name)s (#%(id)s)") % {"name": data.get("other_name", ""), "id": data["other_id"]}
+        return _("into %(name)s (#%(id)s)") % {"name": data.get("survivor_name", ""), "id": data.get("survivor_id")}
     parts = []
     if data.get("form"):
         parts.append(_("form %(name)s") % {"name": data["form"]})

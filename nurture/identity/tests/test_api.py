@@ -13,7 +13,10 @@ pytestmark = pytest.mark.django_db
 
 
 def post(client: Client, path: str, body: Any = None) -> Any:
-    return client.post(path, data=json.dumps(body or {}), content_type="application/json")
+    # Messages follow Accept-Language (Vietnamese by default)
+    return client.post(
+        path, data=json.dumps(body or {}), content_type="application/json", headers={"Accept-Language": "en"}
+    )
 
 
 def lead(client: Client, **fields: Any) -> int:

@@ -107,6 +107,15 @@ def test_manual_choice_wins_over_the_rule(alice: User) -> None:
     assert (a.full_name, a.given_name, a.phone) == ("Ngô Văn Hải", "Hải", "+84911222334")
 
 
+def test_the_most_trusted_source_gives_the_name(alice: User) -> None:
+    # A rep typed the full name; Facebook's profile name came later and is more recent
+    typed = capture(full_name="Ngô Văn Hải", phone="0911222336", source="manual")
+    profile = capture(full_name="Hai Ngo", phone="0911222337", source="facebook", job_title="kế toán")
+    merge_contacts(profile, typed, actor=alice)
+    profile.refresh_from_db()
+    assert (profile.full_name, profile.job_title, profile.source) == ("Ngô Văn Hải", "kế toán", "manual")
+
+
 def test_unmerge_restores_both_and_keeps_what_came_later(alice: User) -> None:
     a = capture(full_name="Bùi Hữu Huy", phone="0364709894")
     b = capture(full_name="Bui Huu Huy", email="huy@example.vn", province="Hải Phòng")
