@@ -16,6 +16,7 @@ from nurture.contacts.fake import fake_lead, fake_name
 from nurture.contacts.leads import LeadInput, parse_lead
 from nurture.contacts.models import Contact, Event
 from nurture.core import clock
+from nurture.core.normalise import fold
 from nurture.lifecycle.actions import install_presets
 from nurture.lifecycle.models import Stage, StageChange
 
@@ -153,6 +154,12 @@ class Command(BaseCommand):
             if rng.random() < 0.05:  # the same person again, phone written another way
                 again = dict(lead, phone=lead["phone"].replace(" ", "").replace(".", ""), need="Hỏi lại học phí")
                 raw.append((max(0.0, days_ago - rng.random() * 20), again))
+            if lead.get("email") and rng.random() < 0.02:
+                # Maybe the same person from another channel: no phone, another email provider, no
+                # diacritics: the matching proposes these for review.
+                local = lead["email"].partition("@")[0]
+                other = {"full_name": fold(lead["full_name"]).title(), "email": f"{local}@yahoo.com", "source": "zalo"}
+                raw.append((max(0.0, days_ago - rng.random() * 30), other))
         raw.sort(key=lambda item: -item[0])
         ids: list[int] = []
         for start in range(0, len(raw), BATCH):
