@@ -40,7 +40,7 @@ from nurture.identity.matching import (  # noqa: E402
 def resolve(records: Sequence[Record], config: MatchConfig) -> tuple[list[int], float]:
     """Cluster labels and records per second of blocking + comparison + clustering."""
     started = time.perf_counter()
-    pairs = candidate_pairs(records, config.block_cap)
+    pairs = candidate_pairs(records, config)
     # Fit the weights to this data set first, unsupervised, as `nurture dedupe --learn` does.
     config = learn_weights(((records[x], records[y]) for x, y in pairs), config)
     matched = [(x, y) for x, y in pairs if decide(compare(records[x], records[y], config), config) == "merge"]

@@ -1,7 +1,7 @@
 """Batch de-duplication of the whole database, in bounded memory.
 
 Candidate pairs come from the MatchKey table joined with itself, one range of contact ids at a time,
-through a temporary table of the usable blocks (shared by 2 to `block_cap` contacts): a very common
+through a temporary table of the usable blocks (shared by 2 to `block_cap` contacts, fewer for name keys): a very common
 name is never a block. Each pair is scored, decided and written to the CSV report; merges and
 possible duplicates are applied unless it is a dry run.
 """
@@ -12,6 +12,7 @@ import csv
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -21,7 +22,7 @@ from nurture.contacts.models import Contact
 from nurture.core import clock
 from nurture.identity.actions import MergeError, merge_contacts, save_match_settings
 from nurture.identity.candidates import contact_records, current_config, refresh_keys
-from nurture.identity.matching import MatchConfig, Record, compare, decide, learn_weights
+from nurture.identity.matching import NAME_KEYS, MatchConfig, Record, compare, decide, learn_weights
 from nurture.identity.models import DedupeRun, DuplicatePair, MatchKey
 
 ID_RANGE = 5000
@@ -39,13 +40,14 @@ def rebuild_keys(progress: Callable[[int, int], None] | None = None) -> None:
             progress(min(start + ID_RANGE, len(ids)), len(ids))
 
 
-def _usable_blocks(cap: int) -> None:
+def _usable_blocks(config: MatchConfig) -> None:
+    name_keys = " OR ".join("key LIKE %s" for _ in NAME_KEYS)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS dedupe_block")
         cursor.execute(
-            "CREATE TEMPORARY TABLE dedupe_block AS SELECT key FROM identity_matchkey"
-            " GROUP BY key HAVING COUNT(*) BETWEEN 2 AND %s",
-            [cap],
+            "CREATE TEMPORARY TABLE dedupe_block AS SELECT key FROM identity_matchkey GROUP BY key"
+            f" HAVING COUNT(*) >= 2 AND COUNT(*) <= CASE WHEN {name_keys} THEN %s ELSE %s END",
+            [*(f"{prefix}%" for prefix in NAME_KEYS), config.name_block_cap, config.block_cap],
         )
         cursor.execute("CREATE INDEX dedupe_block_key ON dedupe_block (key)")
 
@@ -82,7 +84,7 @@ def _scored(config: MatchConfig) -> Iterator[tuple[int, list[tuple[Record, Recor
 def learn(progress: Callable[[str], None] | None = None) -> MatchConfig:
     """Fit the field weights to this database by EM over its candidate pairs; store them."""
     config = current_config()
-    _usable_blocks(config.block_cap)
+    _usable_blocks(config)
     sample: list[tuple[Record, Record]] = []
     for _, pairs in _scored(config):
         sample.extend(pairs)
@@ -113,46 +115,16 @@ def run(
     dedupe.save()
     if not MatchKey.objects.exists():
         rebuild_keys()
-    _usable_blocks(config.block_cap)
+    _usable_blocks(config)
     survivor_of: dict[int, int] = {}  # merged id -> survivor id, followed to the end of a chain
-
-    def final(contact_id: int) -> int:
-        while contact_id in survivor_of:
-            contact_id = survivor_of[contact_id]
-        return contact_id
-
     with report.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(REPORT_COLUMNS)
         for count, pairs in _scored(config):
-            decided = {
-                (p.contact_a_id, p.contact_b_id)
-                for p in DuplicatePair.objects.filter(
-                    contact_a_id__in={a.id for a, _ in pairs}, status=DuplicatePair.Status.NOT_SAME
-                ).only("contact_a_id", "contact_b_id")
-            }
-            proposals = []
-            for a, b in pairs:
-                match = compare(a, b, config)
-                decision = "not_same" if (a.id, b.id) in decided else decide(match, config)
-                if decision == "new":
-                    continue
-                writer.writerow([a.id, b.id, a.name, b.name, match.score, decision,
-                                 " ".join(f"{r.field}:{r.level}" for r in match.reasons)])  # fmt: skip
-                dedupe.pairs += 1
-                if decision == "merge":
-                    dedupe.merged += 1
-                    if not dedupe.dry_run:
-                        _merge(final(a.id), final(b.id), match.score, survivor_of)
-                elif decision == "review":
-                    dedupe.proposed += 1
-                    proposals.append(
-                        DuplicatePair(contact_a_id=a.id, contact_b_id=b.id, score=match.score,
-                                      reasons=match.reasons_json(), found_by=DuplicatePair.FoundBy.BATCH,
-                                      created_at=clock.now())
-                    )  # fmt: skip
-            if not dedupe.dry_run:
-                DuplicatePair.objects.bulk_create(proposals, ignore_conflicts=True)
+            # One transaction per chunk, each merge a savepoint in it: a commit per merge would cost
+            # an fsync each.
+            with transaction.atomic():
+                _decide(dedupe, pairs, config, writer, survivor_of)
             dedupe.processed = min(dedupe.processed + count, dedupe.total)
             DedupeRun.objects.filter(pk=dedupe.pk).update(
                 processed=dedupe.processed, pairs=dedupe.pairs, merged=dedupe.merged, proposed=dedupe.proposed
@@ -162,6 +134,44 @@ def run(
     dedupe.status, dedupe.finished_at, dedupe.processed = DedupeRun.Status.DONE, clock.now(), dedupe.total
     dedupe.save()
     return dedupe
+
+
+def _decide(
+    dedupe: DedupeRun, pairs: list[tuple[Record, Record]], config: MatchConfig, writer: Any, survivor_of: dict[int, int]
+) -> None:
+    """Score a chunk's pairs, report them, merge the sure ones and propose the grey zone."""
+    not_same = set(
+        DuplicatePair.objects.filter(
+            contact_a_id__in={a.id for a, _ in pairs}, status=DuplicatePair.Status.NOT_SAME
+        ).values_list("contact_a_id", "contact_b_id")
+    )
+    proposals = []
+    for a, b in pairs:
+        match = compare(a, b, config)
+        decision = "not_same" if (a.id, b.id) in not_same else decide(match, config)
+        if decision == "new":
+            continue
+        writer.writerow([a.id, b.id, a.name, b.name, match.score, decision,
+                         " ".join(f"{r.field}:{r.level}" for r in match.reasons)])  # fmt: skip
+        dedupe.pairs += 1
+        if decision == "merge":
+            dedupe.merged += 1
+            if not dedupe.dry_run:
+                _merge(_final(a.id, survivor_of), _final(b.id, survivor_of), match.score, survivor_of)
+        elif decision == "review":
+            dedupe.proposed += 1
+            proposals.append(
+                DuplicatePair(contact_a_id=a.id, contact_b_id=b.id, score=match.score, reasons=match.reasons_json(),
+                              found_by=DuplicatePair.FoundBy.BATCH, created_at=clock.now())
+            )  # fmt: skip
+    if not dedupe.dry_run:
+        DuplicatePair.objects.bulk_create(proposals, ignore_conflicts=True)
+
+
+def _final(contact_id: int, survivor_of: dict[int, int]) -> int:
+    while contact_id in survivor_of:
+        contact_id = survivor_of[contact_id]
+    return contact_id
 
 
 def _merge(a: int, b: int, score: float, survivor_of: dict[int, int]) -> None:

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from django.db import connection
-from django.db.models import Count
 
 from nurture.contacts.leads import LeadInput
 from nurture.contacts.models import Contact, Identity
@@ -26,6 +25,7 @@ CHUNK = 500
 MAX_CANDIDATES = 200
 EXTERNAL_KINDS = ("external", "zalo", "facebook")
 LOCK_MAX_RECORDS = 20
+KEYS_PER_QUERY = 200
 
 
 def current_config() -> MatchConfig:
@@ -116,22 +116,33 @@ def _lock_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+def _blocks(keys: list[str], config: MatchConfig) -> dict[str, list[int]]:
+    """The contacts holding each key, for keys within their cap.
+
+    One statement per chunk of keys, each key read with LIMIT cap + 1 on the index, so a name shared
+    by thousands of contacts costs no more than a rare one.
+    """
+    members: dict[str, list[int]] = {}
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = keys[start : start + KEYS_PER_QUERY]
+        sql = " UNION ALL ".join(
+            f"SELECT * FROM (SELECT key, contact_id FROM identity_matchkey WHERE key = %s LIMIT %s) AS b{i}"
+            for i in range(len(chunk))
+        )
+        params: list[str | int] = []
+        for key in chunk:
+            params.extend((key, config.cap(key) + 1))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for key, contact_id in cursor.fetchall():
+                members.setdefault(key, []).append(contact_id)
+    return {key: ids for key, ids in members.items() if len(ids) <= config.cap(key)}
+
+
 def candidates(records: Sequence[Record], config: MatchConfig) -> list[list[tuple[int, Match]]]:
     """For each incoming record, the contacts it may be, best match first (a few queries per batch)."""
     keys_of = [{key[:160] for key in blocking_keys(record)} for record in records]
-    all_keys = sorted(set().union(*keys_of)) if keys_of else []
-    usable: set[str] = set()
-    members: dict[str, list[int]] = {}
-    for start in range(0, len(all_keys), CHUNK):
-        chunk = all_keys[start : start + CHUNK]
-        sizes = MatchKey.objects.filter(key__in=chunk).values("key").annotate(n=Count("id"))
-        usable.update(row["key"] for row in sizes if row["n"] <= config.block_cap)
-    usable_keys = sorted(usable)
-    for start in range(0, len(usable_keys), CHUNK):
-        for key, contact_id in MatchKey.objects.filter(key__in=usable_keys[start : start + CHUNK]).values_list(
-            "key", "contact_id"
-        ):
-            members.setdefault(key, []).append(contact_id)
+    members = _blocks(sorted(set().union(*keys_of)) if keys_of else [], config)
     wanted = [sorted({c for key in keys if key in members for c in members[key]})[:MAX_CANDIDATES] for keys in keys_of]
     known = contact_records(c for ids in wanted for c in ids)
     result = []

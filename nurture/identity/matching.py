@@ -45,6 +45,7 @@ PROVINCE_ALIASES = {
 }  # fmt: skip
 PROVINCE_PREFIX = re.compile(r"^(thanh pho|tp|tinh|t)\s+")
 PUNCT = re.compile(r"[^\w\s]")
+NAME_KEYS = ("n:", "nf:", "tb:", "na:")
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,14 @@ class MatchConfig:
     auto_merge: float = 90.0
     review: float = 60.0
     prior: float = 7.0
-    # A blocking key shared by more records than this is too common to compare on (a frequent name).
+    # A blocking key shared by more records than this is too common to compare on; keys made of
+    # name words get a smaller cap, as a name is the weakest evidence and the most repeated.
     block_cap: int = 50
+    name_block_cap: int = 10
+
+    def cap(self, key: str) -> int:
+        return self.name_block_cap if key.startswith(NAME_KEYS) else self.block_cap
+
     weights: Mapping[str, tuple[float, float, float]] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
 
@@ -372,15 +379,15 @@ def names_conflict(a: str, b: str) -> bool:
     return bool(a and b) and _names(a, b) == "disagree"
 
 
-def candidate_pairs(records: Iterable[Record], block_cap: int) -> set[tuple[int, int]]:
-    """Index pairs of records sharing a blocking key whose block is at most `block_cap` records."""
+def candidate_pairs(records: Iterable[Record], config: MatchConfig) -> set[tuple[int, int]]:
+    """Index pairs of records sharing a blocking key whose block is within its cap."""
     blocks: dict[str, list[int]] = {}
     for i, record in enumerate(records):
         for key in blocking_keys(record):
             blocks.setdefault(key, []).append(i)
     pairs: set[tuple[int, int]] = set()
-    for members in blocks.values():
-        if 1 < len(members) <= block_cap:
+    for key, members in blocks.items():
+        if 1 < len(members) <= config.cap(key):
             pairs.update((x, y) for n, x in enumerate(members) for y in members[n + 1 :])
     return pairs
 
