@@ -27,6 +27,7 @@ from nurture.identity.models import DedupeRun, DuplicatePair, MatchKey
 
 ID_RANGE = 5000
 LEARN_PAIRS = 200_000
+LEARN_MIN_PAIRS = 1_000
 REPORT_COLUMNS = ["contact_a", "contact_b", "name_a", "name_b", "score", "decision", "reasons"]
 
 
@@ -81,8 +82,11 @@ def _scored(config: MatchConfig) -> Iterator[tuple[int, list[tuple[Record, Recor
         yield count, [(records[a], records[b]) for a, b in pairs if a in records and b in records]
 
 
-def learn(progress: Callable[[str], None] | None = None) -> MatchConfig:
-    """Fit the field weights to this database by EM over its candidate pairs; store them."""
+def learn(progress: Callable[[str], None]) -> MatchConfig | None:
+    """Fit the field weights to this database by EM over its candidate pairs; store them.
+
+    With too few pairs the fit would follow a handful of cases: the weights are left as they are.
+    """
     config = current_config()
     _usable_blocks(config)
     sample: list[tuple[Record, Record]] = []
@@ -90,13 +94,15 @@ def learn(progress: Callable[[str], None] | None = None) -> MatchConfig:
         sample.extend(pairs)
         if len(sample) >= LEARN_PAIRS:
             break
+    if len(sample) < LEARN_MIN_PAIRS:
+        progress(f"too few candidate pairs to learn from ({len(sample)} < {LEARN_MIN_PAIRS}); weights unchanged")
+        return None
     learned = learn_weights(sample, config)
     row = save_match_settings(
         auto_merge=learned.auto_merge, review=learned.review, prior=learned.prior,
         weights={k: list(v) for k, v in learned.weights.items()}, learned=True,
     )  # fmt: skip
-    if progress:
-        progress(f"learned from {len(sample)} candidate pairs: prior {learned.prior}, weights {row.weights}")
+    progress(f"learned from {len(sample)} candidate pairs: prior {learned.prior}, weights {row.weights}")
     return learned
 
 

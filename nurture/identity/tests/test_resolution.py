@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
+from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,10 +21,16 @@ from nurture.contacts.models import Consent, Contact, Event, Identity, Note
 from nurture.identity import batch
 from nurture.identity.actions import MergeError, mark_not_same, merge_contacts, merge_pair, open_pairs, unmerge
 from nurture.identity.matching import Record, blocking_keys
-from nurture.identity.models import DedupeRun, DuplicatePair, MatchKey, Merge
+from nurture.identity.models import DedupeRun, DuplicatePair, MatchKey, MatchSettings, Merge
 from nurture.lifecycle.models import StageChange
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    with translation.override("en"):  # the messages asserted on
+        yield
 
 
 def capture(**fields: Any) -> Contact:
@@ -230,3 +240,20 @@ def test_keys_are_those_of_the_engine() -> None:
     contact = capture(full_name="Phan Quốc Trung", phone="0912345001", email="trung@example.vn")
     record = Record.build(contact.pk, name=contact.full_name, phones=[contact.phone], emails=[contact.email])
     assert set(MatchKey.objects.filter(contact=contact).values_list("key", flat=True)) == blocking_keys(record)
+
+
+def test_dedupe_command(tmp_path: Path) -> None:
+    rows = [
+        {"full_name": "Trương Văn Phúc", "phone": "0905123456", "birth_date": "1980-01-02", "address": "12 Lê Lợi"},
+        {"full_name": "Truong Phuc", "email": "phuc@example.vn", "birth_date": "02/01/1980", "address": "12 Le Loi"},
+    ]
+    capture_leads([parse_lead(r) for r in rows], event_type=Event.Type.IMPORTED)
+    with pytest.raises(CommandError, match="auto-merge-above"):
+        call_command("dedupe", "--auto-merge-above", "101")
+    out, err = io.StringIO(), io.StringIO()
+    call_command("dedupe", "--learn", "--report-dir", str(tmp_path), stdout=out, stderr=err)
+    assert "2 contacts, 1 pairs scored: merged 1, 0 possible duplicates" in out.getvalue()
+    assert "2/2 contacts" in err.getvalue()
+    # Two contacts are too few to learn weights from: the defaults stay
+    assert "too few" in err.getvalue() and not MatchSettings.objects.exists()
+    assert Contact.objects.filter(merged_into__isnull=False).count() == 1
