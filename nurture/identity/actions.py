@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils.translation import gettext as _
 
 from nurture.accounts.models import User
@@ -73,11 +74,6 @@ def _survivor_values(survivor: Contact, merged: Contact, choices: Mapping[str, s
     return values
 
 
-def _furthest_stage(a: Contact, b: Contact) -> int:
-    stages = {s.pk: s.position for s in Stage.objects.filter(pk__in=[a.stage_id, b.stage_id])}
-    return max((a.stage_id, b.stage_id), key=lambda pk: stages.get(pk, 0))
-
-
 def _json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
@@ -100,17 +96,21 @@ def _label(model: type[Any], field: str) -> str:
     return f"{model._meta.label_lower}.{field}"
 
 
-def _both_timelines(kind: str, merge: Merge, actor: User | None, info: dict[str, Any]) -> None:
+def _both_timelines(kind: str, merge: Merge, at: datetime, actor: User | None, info: dict[str, Any]) -> list[Event]:
     s, m = merge.survivor, merge.merged
     info = {**info, "merge_id": merge.pk}
-    Event.objects.bulk_create(
-        [
-            Event(contact=s, type=kind, at=clock.now(), actor=actor,
-                  data={**info, "other_id": m.pk, "other_name": str(m)}),
-            Event(contact=m, type=kind, at=clock.now(), actor=actor,
-                  data={**info, "survivor_id": s.pk, "survivor_name": str(s)}),
-        ]
-    )  # fmt: skip
+    return [
+        Event(contact=s, type=kind, at=at, actor=actor, data={**info, "other_id": m.pk, "other_name": str(m)}),
+        Event(contact=m, type=kind, at=at, actor=actor, data={**info, "survivor_id": s.pk, "survivor_name": str(s)}),
+    ]
+
+
+@dataclass
+class MergeRequest:
+    survivor_id: int
+    merged_id: int
+    score: float | None = None
+    choices: Mapping[str, str] = field(default_factory=dict)
 
 
 def merge_contacts(
@@ -125,62 +125,169 @@ def merge_contacts(
 
     `choices` maps a field to "survivor" or "merged" (the manual choice on the review screen).
     """
-    if survivor.pk == merged.pk:
-        raise MergeError(_("A contact cannot be merged with itself."))
+    return merge_many([MergeRequest(survivor.pk, merged.pk, score, choices or {})], actor=actor)[0]
+
+
+def merge_many(requests: list[MergeRequest], *, actor: User | None, strict: bool = True) -> list[Merge]:
+    """Apply merges in one transaction, set-based: a few statements whatever their number.
+
+    A survivor may take several contacts; a contact merged here cannot also survive here. A merge that
+    is not allowed (with itself, a tombstone, a pair marked not the same person) raises MergeError, or
+    with `strict=False` is left out (the batch clean-up).
+    """
+    for r in requests:
+        if r.survivor_id == r.merged_id:
+            raise MergeError(_("A contact cannot be merged with itself."))
     now = clock.now()
     with transaction.atomic():
-        locked = _lock(survivor.pk, merged.pk)
-        s, m = locked[survivor.pk], locked[merged.pk]
-        for contact in (s, m):
-            if contact.merged_into_id:
-                raise MergeError(
-                    _("Contact %(id)s was already merged into contact %(into)s.")
-                    % {"id": contact.pk, "into": contact.merged_into_id}
-                )
-        a, b = sorted((s.pk, m.pk))
-        if DuplicatePair.objects.filter(contact_a_id=a, contact_b_id=b, status=DuplicatePair.Status.NOT_SAME).exists():
-            raise MergeError(_("These contacts were marked as not the same person."))
-        changed: dict[str, list[Any]] = {}
-        values = _survivor_values(s, m, choices or {})
-        values.update(
-            stage_id=_furthest_stage(s, m),
-            score=max(s.score, m.score),
-            created_at=min(s.created_at, m.created_at),
-            last_activity_at=max(s.last_activity_at, m.last_activity_at),
-            custom_fields={**m.custom_fields, **s.custom_fields},
+        locked = _lock(*{c for r in requests for c in (r.survivor_id, r.merged_id)})
+        requests = _allowed(requests, locked, strict)
+        if not requests:
+            return []
+        survivor_ids = {r.survivor_id for r in requests}
+        merged_to = {r.merged_id: r.survivor_id for r in requests}
+        if survivor_ids & set(merged_to) or len(merged_to) != len(requests):
+            raise ValueError("a contact is merged twice or both merged and surviving")
+        positions = dict(Stage.objects.values_list("pk", "position"))
+        changed_by_merge = []
+        for r in requests:
+            s, m = locked[r.survivor_id], locked[r.merged_id]
+            changed_by_merge.append(_absorb(s, m, r.choices, positions))
+        moved, identities = _move_rows(merged_to)
+        tags_added = _move_tags(merged_to)
+        columns = {name for changed in changed_by_merge for name in changed}
+        if "full_name" in columns:
+            columns |= {"family_name", "middle_name", "given_name", "name_folded"}
+        for contact_id in survivor_ids:
+            locked[contact_id].updated_at = now
+        Contact.objects.bulk_update([locked[c] for c in survivor_ids], sorted(columns | {"updated_at"}))
+        Contact.objects.filter(pk__in=list(merged_to)).update(
+            merged_into=Case(*[When(pk=m, then=Value(s)) for m, s in merged_to.items()]), updated_at=now
         )
-        for name, value in values.items():
-            if getattr(s, name) != value:
-                changed[name] = [_json(getattr(s, name)), _json(value)]
-                setattr(s, name, value)
-        if "full_name" in changed:
-            set_name(s, s.full_name)
-        moved: dict[str, list[int]] = {}
-        for model, field in _moveable_relations():
-            ids = list(model.objects.filter(**{field: m}).values_list("pk", flat=True))
-            if ids:
-                model.objects.filter(pk__in=ids).update(**{field: s})
-                moved[_label(model, field)] = ids
-        tags_added = sorted(set(m.tags.values_list("pk", flat=True)) - set(s.tags.values_list("pk", flat=True)))
-        s.tags.add(*tags_added)
-        s.updated_at = now
-        s.save()
-        m.merged_into = s
-        m.updated_at = now
-        m.save(update_fields=["merged_into", "updated_at"])
-        merge = Merge.objects.create(
-            survivor=s, merged=m, score=score, at=now, actor=actor, changed=changed, moved=moved,
-            tags_added=tags_added,
-            identities=[f"{kind}:{value}" for kind, value in Identity.objects.filter(contact=s, pk__in=moved.get(
-                _label(Identity, "contact"), [])).values_list("kind", "value")],
+        merges = Merge.objects.bulk_create(
+            [
+                Merge(survivor=locked[r.survivor_id], merged=locked[r.merged_id], score=r.score, at=now, actor=actor,
+                      changed=changed, moved=moved.get(r.merged_id, {}), tags_added=tags_added.get(r.merged_id, []),
+                      identities=identities.get(r.merged_id, []))
+                for r, changed in zip(requests, changed_by_merge, strict=True)
+            ]
         )  # fmt: skip
-        _both_timelines(Event.Type.MERGED, merge, actor, {"score": score, "changed": sorted(changed)})
-        DuplicatePair.objects.filter(contact_a_id=a, contact_b_id=b).update(
+        for merge in merges:
+            locked[merge.merged_id].merged_into_id = merge.survivor_id
+        Event.objects.bulk_create(
+            [
+                event
+                for merge, changed in zip(merges, changed_by_merge, strict=True)
+                for event in _both_timelines(
+                    Event.Type.MERGED, merge, now, actor, {"score": merge.score, "changed": sorted(changed)}
+                )
+            ]
+        )
+        pairs = {tuple(sorted(item)) for item in merged_to.items()}
+        involved = list(locked)
+        decided = [
+            pk
+            for pk, a, b in DuplicatePair.objects.filter(contact_a__in=involved, contact_b__in=involved).values_list(
+                "pk", "contact_a_id", "contact_b_id"
+            )
+            if (a, b) in pairs
+        ]
+        DuplicatePair.objects.filter(pk__in=decided).update(
             status=DuplicatePair.Status.MERGED, decided_at=now, decided_by=actor
         )
-        MatchKey.objects.filter(contact=m).delete()
-        refresh_keys([s.pk])
-    return merge
+        MatchKey.objects.filter(contact__in=list(merged_to)).delete()
+        refresh_keys(survivor_ids)
+    return merges
+
+
+def _allowed(requests: list[MergeRequest], locked: dict[int, Contact], strict: bool) -> list[MergeRequest]:
+    ids = list(locked)
+    not_same = set(
+        DuplicatePair.objects.filter(
+            contact_a__in=ids, contact_b__in=ids, status=DuplicatePair.Status.NOT_SAME
+        ).values_list("contact_a_id", "contact_b_id")
+    )
+    allowed = []
+    for r in requests:
+        try:
+            for contact in (locked[r.survivor_id], locked[r.merged_id]):
+                if contact.merged_into_id:
+                    raise MergeError(
+                        _("Contact %(id)s was already merged into contact %(into)s.")
+                        % {"id": contact.pk, "into": contact.merged_into_id}
+                    )
+            if tuple(sorted((r.survivor_id, r.merged_id))) in not_same:
+                raise MergeError(_("These contacts were marked as not the same person."))
+        except MergeError:
+            if strict:
+                raise
+            continue
+        allowed.append(r)
+    return allowed
+
+
+def _absorb(s: Contact, m: Contact, choices: Mapping[str, str], positions: dict[int, int]) -> dict[str, list[Any]]:
+    """Set the survivor's fields (in memory) as the merge decides; return {field: [before, after]}."""
+    values = _survivor_values(s, m, choices)
+    values.update(
+        stage_id=max((s.stage_id, m.stage_id), key=lambda pk: positions.get(pk, 0)),
+        score=max(s.score, m.score),
+        created_at=min(s.created_at, m.created_at),
+        last_activity_at=max(s.last_activity_at, m.last_activity_at),
+        custom_fields={**m.custom_fields, **s.custom_fields},
+    )
+    changed: dict[str, list[Any]] = {}
+    for name, value in values.items():
+        if getattr(s, name) != value:
+            changed[name] = [_json(getattr(s, name)), _json(value)]
+            setattr(s, name, value)
+    if "full_name" in changed:
+        set_name(s, s.full_name)
+    return changed
+
+
+def _move_rows(merged_to: dict[int, int]) -> tuple[dict[int, dict[str, list[int]]], dict[int, list[str]]]:
+    """Point every related row of the merged contacts at their survivors.
+
+    Returns the moved ids per merged contact and relation, and the merged contacts' identities.
+    """
+    moved: dict[int, dict[str, list[int]]] = {}
+    identities: dict[int, list[str]] = {}
+    merged_ids = list(merged_to)
+    for model, fk in _moveable_relations():
+        label = _label(model, fk)
+        extra = ("kind", "value") if model is Identity else ()
+        rows = list(model.objects.filter(**{f"{fk}__in": merged_ids}).values_list("pk", f"{fk}_id", *extra))
+        if not rows:
+            continue
+        for pk, owner, *rest in rows:
+            moved.setdefault(owner, {}).setdefault(label, []).append(pk)
+            if rest:
+                identities.setdefault(owner, []).append(f"{rest[0]}:{rest[1]}")
+        owners = {owner for _, owner, *_ in rows}
+        model.objects.filter(**{f"{fk}__in": list(owners)}).update(
+            **{fk: Case(*[When(**{f"{fk}_id": m}, then=Value(merged_to[m])) for m in owners])}
+        )
+    return moved, identities
+
+
+def _move_tags(merged_to: dict[int, int]) -> dict[int, list[int]]:
+    """Give each survivor the tags of what it absorbed; return the tags added per merged contact."""
+    through = Contact.tags.through
+    ids = list(merged_to) + list(set(merged_to.values()))
+    tags: dict[int, set[int]] = {}
+    for contact_id, tag_id in through.objects.filter(contact_id__in=ids).values_list("contact_id", "tag_id"):
+        tags.setdefault(contact_id, set()).add(tag_id)
+    added: dict[int, list[int]] = {}
+    for m, s in merged_to.items():
+        new = sorted(tags.get(m, set()) - tags.get(s, set()))
+        if new:
+            added[m] = new
+            tags.setdefault(s, set()).update(new)
+    through.objects.bulk_create(
+        [through(contact_id=merged_to[m], tag_id=t) for m, new in added.items() for t in new], ignore_conflicts=True
+    )
+    return added
 
 
 def unmerge(merge: Merge, *, actor: User | None) -> Contact:
@@ -227,7 +334,7 @@ def unmerge(merge: Merge, *, actor: User | None) -> Contact:
         m.save(update_fields=["merged_into", "updated_at"])
         merge.undone_at, merge.undone_by = now, actor
         merge.save(update_fields=["undone_at", "undone_by"])
-        _both_timelines(Event.Type.UNMERGED, merge, actor, {})
+        Event.objects.bulk_create(_both_timelines(Event.Type.UNMERGED, merge, now, actor, {}))
         a, b = sorted((s.pk, m.pk))
         DuplicatePair.objects.update_or_create(
             contact_a_id=a, contact_b_id=b,

@@ -20,9 +20,9 @@ from django.db.models import Max, Min
 
 from nurture.contacts.models import Contact
 from nurture.core import clock
-from nurture.identity.actions import MergeError, merge_contacts, save_match_settings
+from nurture.identity.actions import MergeRequest, merge_many, save_match_settings
 from nurture.identity.candidates import contact_records, current_config, refresh_keys
-from nurture.identity.matching import NAME_KEYS, MatchConfig, Record, compare, decide, learn_weights
+from nurture.identity.matching import NAME_KEYS, MatchConfig, Record, clusters, compare, decide, learn_weights
 from nurture.identity.models import DedupeRun, DuplicatePair, MatchKey
 
 ID_RANGE = 5000
@@ -152,6 +152,7 @@ def _decide(
         ).values_list("contact_a_id", "contact_b_id")
     )
     proposals = []
+    sure: list[tuple[int, int, float]] = []
     for a, b in pairs:
         match = compare(a, b, config)
         decision = "not_same" if (a.id, b.id) in not_same else decide(match, config)
@@ -162,8 +163,7 @@ def _decide(
         dedupe.pairs += 1
         if decision == "merge":
             dedupe.merged += 1
-            if not dedupe.dry_run:
-                _merge(_final(a.id, survivor_of), _final(b.id, survivor_of), match.score, survivor_of)
+            sure.append((_final(a.id, survivor_of), _final(b.id, survivor_of), match.score))
         elif decision == "review":
             dedupe.proposed += 1
             proposals.append(
@@ -172,6 +172,7 @@ def _decide(
             )  # fmt: skip
     if not dedupe.dry_run:
         DuplicatePair.objects.bulk_create(proposals, ignore_conflicts=True)
+        _merge_clusters(sure, survivor_of)
 
 
 def _final(contact_id: int, survivor_of: dict[int, int]) -> int:
@@ -180,14 +181,22 @@ def _final(contact_id: int, survivor_of: dict[int, int]) -> int:
     return contact_id
 
 
-def _merge(a: int, b: int, score: float, survivor_of: dict[int, int]) -> None:
-    if a == b:
-        return  # already one contact through an earlier merge in this run
-    survivor, merged = Contact.objects.in_bulk([a, b]).values()
-    if (merged.created_at, merged.pk) < (survivor.created_at, survivor.pk):
-        survivor, merged = merged, survivor
-    try:
-        merge_contacts(survivor, merged, actor=None, score=score)
-    except MergeError:
-        return  # marked not the same person, or merged meanwhile by someone else
-    survivor_of[merged.pk] = survivor.pk
+def _merge_clusters(sure: list[tuple[int, int, float]], survivor_of: dict[int, int]) -> None:
+    """Merge each group of sure matches into its oldest contact, all in one set-based merge."""
+    ids = sorted({c for a, b, _ in sure for c in (a, b)})
+    index = {c: i for i, c in enumerate(ids)}
+    labels = clusters(len(ids), [(index[a], index[b]) for a, b, _ in sure if a != b])
+    score: dict[int, float] = {}
+    for a, b, s in sure:
+        for c in (a, b):
+            score[c] = max(score.get(c, 0.0), s)
+    created = dict(Contact.objects.filter(pk__in=ids).values_list("pk", "created_at"))
+    groups: dict[int, list[int]] = {}
+    for c, label in zip(ids, labels, strict=True):
+        groups.setdefault(label, []).append(c)
+    requests: list[MergeRequest] = []
+    for members in groups.values():
+        survivor = min(members, key=lambda c: (created[c], c))
+        requests.extend(MergeRequest(survivor, c, score[c]) for c in members if c != survivor)
+    for merge in merge_many(requests, actor=None, strict=False):
+        survivor_of[merge.merged_id] = merge.survivor_id

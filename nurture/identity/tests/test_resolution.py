@@ -220,11 +220,13 @@ def test_batch_dedupe_merges_proposes_and_reports(tmp_path: Path) -> None:
         {"full_name": "Dinh Thi Hanh", "email": "hanhdinh@gmail.com"},
         {"full_name": "Nguyễn Văn Hùng", "phone": "0905000001"},
         {"full_name": "Nguyễn Văn Hùng", "phone": "0389123002"},
-    ]
+        {"full_name": "Phúc Trương", "email": "phuc.truong@gmail.com", "birth_date": "1980-01-02",
+         "address": "12 Lê Lợi, Q1"},
+    ]  # fmt: skip
     results = capture_leads([parse_lead(r) for r in rows], event_type=Event.Type.IMPORTED)
-    a, b, c, d, e, f = (Contact.objects.get(pk=r.contact_id) for r in results)
+    a, b, c, d, e, f, g = (Contact.objects.get(pk=r.contact_id) for r in results)
     dry = batch.run(DedupeRun.objects.create(dry_run=True, created_at=a.created_at), tmp_path)
-    assert dry.status == "done" and dry.processed == dry.total == 6
+    assert dry.status == "done" and dry.processed == dry.total == 7
     assert not Merge.objects.filter(undone_at__isnull=True).exists() and not DuplicatePair.objects.exists()
     real = batch.run(DedupeRun.objects.create(dry_run=False, created_at=a.created_at), tmp_path)
     rows = list(csv.DictReader(Path(real.report).open(encoding="utf-8")))
@@ -232,7 +234,11 @@ def test_batch_dedupe_merges_proposes_and_reports(tmp_path: Path) -> None:
     assert decisions[(a.pk, b.pk)] == "merge"
     assert decisions[(c.pk, d.pk)] == "review"
     assert (e.pk, f.pk) not in decisions
-    assert Contact.objects.get(pk=b.pk).merged_into_id == a.pk
+    # One person in three records: both others merged straight into the oldest
+    assert {Contact.objects.get(pk=x.pk).merged_into_id for x in (b, g)} == {a.pk}
+    assert Merge.objects.filter(survivor=a).count() == 2
+    assert set(a.identities.values_list("kind", flat=True)) == {"phone", "email"}
+    assert a.identities.count() == 3
     assert open_pairs().get().contact_a_id == c.pk
 
 
