@@ -26,6 +26,7 @@ from nurture.identity.matching import NAME_KEYS, MatchConfig, Record, clusters, 
 from nurture.identity.models import DedupeRun, DuplicatePair, MatchKey
 
 ID_RANGE = 5000
+KEYS_PER_QUERY = 1000
 LEARN_PAIRS = 200_000
 LEARN_MIN_PAIRS = 1_000
 REPORT_COLUMNS = ["contact_a", "contact_b", "name_a", "name_b", "score", "decision", "reasons"]
@@ -54,15 +55,31 @@ def _usable_blocks(config: MatchConfig) -> None:
 
 
 def _pairs_in_range(low: int, high: int) -> list[tuple[int, int]]:
+    """Pairs (a, b), a < b, sharing a usable block, for the contacts a in [low, high).
+
+    Two index lookups rather than one three-way join: PostgreSQL plans that join as a sequential
+    scan of the whole key table for every range.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT DISTINCT a.contact_id, b.contact_id FROM identity_matchkey a"
-            " JOIN dedupe_block k ON k.key = a.key"
-            " JOIN identity_matchkey b ON b.key = a.key AND b.contact_id > a.contact_id"
+            "SELECT a.key, a.contact_id FROM identity_matchkey a JOIN dedupe_block k ON k.key = a.key"
             " WHERE a.contact_id >= %s AND a.contact_id < %s",
             [low, high],
         )
-        return [(a, b) for a, b in cursor.fetchall()]
+        mine: dict[str, list[int]] = {}
+        for key, contact_id in cursor.fetchall():
+            mine.setdefault(key, []).append(contact_id)
+        keys = sorted(mine)
+        pairs: set[tuple[int, int]] = set()
+        for start in range(0, len(keys), KEYS_PER_QUERY):
+            chunk = keys[start : start + KEYS_PER_QUERY]
+            cursor.execute(
+                f"SELECT key, contact_id FROM identity_matchkey WHERE key IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            )
+            for key, other in cursor.fetchall():
+                pairs.update((a, other) for a in mine[key] if other > a)
+    return sorted(pairs)
 
 
 def _ranges() -> Iterator[tuple[int, int]]:
@@ -74,10 +91,16 @@ def _ranges() -> Iterator[tuple[int, int]]:
 
 
 def _scored(config: MatchConfig) -> Iterator[tuple[int, list[tuple[Record, Record]]]]:
-    """Per id range: how many contacts it held and its candidate pairs as records."""
+    """Per id range: how many contacts it held and its candidate pairs as records.
+
+    A pair's second contact has the higher id, so a record loaded as a partner is reused when its own
+    range comes, and nothing below the current range is needed again.
+    """
+    records: dict[int, Record] = {}
     for low, high in _ranges():
         pairs = _pairs_in_range(low, high)
-        records = contact_records({c for pair in pairs for c in pair})
+        records = {pk: r for pk, r in records.items() if pk >= low}
+        records.update(contact_records({c for pair in pairs for c in pair} - set(records)))
         count = Contact.objects.filter(pk__gte=low, pk__lt=high, merged_into__isnull=True).count()
         yield count, [(records[a], records[b]) for a, b in pairs if a in records and b in records]
 

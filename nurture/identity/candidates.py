@@ -20,7 +20,7 @@ from nurture.identity.matching import (
 )
 from nurture.identity.models import MatchKey, MatchSettings
 
-CHUNK = 500
+CHUNK = 2000
 # Contacts compared with one incoming lead at most; blocks are capped, so this is rarely reached.
 MAX_CANDIDATES = 200
 EXTERNAL_KINDS = ("external", "zalo", "facebook")
