@@ -16,10 +16,7 @@ class MatchKey(models.Model):
     key = models.CharField(max_length=160)
 
     class Meta:
-        indexes = [
-            models.Index(fields=["key", "contact"], name="matchkey_key"),
-            models.Index(fields=["contact"], name="matchkey_contact"),
-        ]
+        indexes = [models.Index(fields=["key", "contact"], name="matchkey_key")]
 
     def __str__(self) -> str:
         return self.key
