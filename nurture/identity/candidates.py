@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from django.db import connection
 
 from nurture.contacts.leads import LeadInput
-from nurture.contacts.models import Contact, Identity
 from nurture.identity.matching import (
     DEFAULT_WEIGHTS,
     Match,
@@ -55,33 +55,40 @@ def lead_record(leads: Sequence[LeadInput]) -> Record:
     )
 
 
+RECORD_SQL = (
+    "SELECT c.id, c.full_name, c.phone, c.email, c.address, c.province, co.name, c.birth_date, i.kind, i.value"
+    " FROM contacts_contact c LEFT JOIN contacts_company co ON co.id = c.company_id"
+    " LEFT JOIN contacts_identity i ON i.contact_id = c.id WHERE c.id IN ({})"
+)
+
+
 def contact_records(ids: Iterable[int]) -> dict[int, Record]:
-    """Records of these contacts, identities included."""
+    """Records of these contacts, identities included: one query per chunk (this runs on every capture)."""
     ids = sorted(set(ids))
-    records: dict[int, Record] = {}
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        identities: dict[int, dict[str, list[str]]] = {}
-        for contact_id, kind, value in Identity.objects.filter(contact_id__in=chunk).values_list(
-            "contact_id", "kind", "value"
-        ):
-            identities.setdefault(contact_id, {}).setdefault(kind, []).append(value)
-        rows = Contact.objects.filter(pk__in=chunk).values_list(
-            "id", "full_name", "phone", "email", "address", "province", "company__name", "birth_date"
+    rows: dict[int, tuple[Any, ...]] = {}
+    identities: dict[int, dict[str, list[str]]] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            cursor.execute(RECORD_SQL.format(", ".join(["%s"] * len(chunk))), chunk)
+            for *row, kind, value in cursor.fetchall():
+                rows[row[0]] = tuple(row)
+                if kind:
+                    identities.setdefault(row[0], {}).setdefault(kind, []).append(value)
+    records = {}
+    for pk, (_, name, phone, email, address, province, company, birth_date) in rows.items():
+        known = identities.get(pk, {})
+        records[pk] = Record.build(
+            pk,
+            name=name,
+            phones=[phone, *known.get("phone", [])],
+            emails=[email, *known.get("email", [])],
+            external_ids=[f"{kind}:{v}" for kind in EXTERNAL_KINDS for v in known.get(kind, [])],
+            address=address,
+            province=province,
+            company=company or "",
+            birth_date=birth_date,
         )
-        for pk, name, phone, email, address, province, company, birth_date in rows:
-            known = identities.get(pk, {})
-            records[pk] = Record.build(
-                pk,
-                name=name,
-                phones=[phone, *known.get("phone", [])],
-                emails=[email, *known.get("email", [])],
-                external_ids=[f"{kind}:{v}" for kind in EXTERNAL_KINDS for v in known.get(kind, [])],
-                address=address,
-                province=province,
-                company=company or "",
-                birth_date=birth_date,
-            )
     return records
 
 
