@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -491,5 +492,6 @@ def run_scale(contacts: int) -> dict[str, object]:
         connections.close_all()
     finally:
         _admin(admin_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        shutil.rmtree(scratch, ignore_errors=True)  # the clean-up's CSV report
         log(f"database {BENCH_DB} dropped")
     return result
