@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "nurture.lifecycle",
     "nurture.contacts",
     "nurture.identity",
+    "nurture.scoring",
     "nurture.capture",
     "nurture.web",
 ]

@@ -21,6 +21,7 @@ from nurture.identity.matching import Match, decide, names_conflict
 from nurture.identity.models import DuplicatePair
 from nurture.lifecycle import stages
 from nurture.lifecycle.models import Stage, StageChange
+from nurture.scoring.actions import score_new_events, sync_attributes
 
 # Contact fields a later capture may fill when they are still empty. Attribution fields are
 # first-touch: never overwritten once set.
@@ -301,6 +302,7 @@ def _capture(
         ignore_conflicts=True,  # a pair already proposed, or marked not the same person, stays as it is
     )
     refresh_keys(new_ids | set(changed) | {i.contact_id for i in identities})
+    score_new_events(events)
     return [r for r in results if r is not None]
 
 
@@ -480,6 +482,7 @@ def change_stage(
         Contact.objects.filter(pk=contact.pk).update(
             stage=to_stage, updated_at=clock.now(), last_activity_at=_latest(now)
         )
+        sync_attributes([contact.pk])
     contact.stage = to_stage
     return change
 
@@ -526,7 +529,37 @@ def update_contact(contact: Contact, *, changes: dict[str, Any], actor: User | N
             data={"changes": {k: [_json(v) for v in pair] for k, pair in diff.items()}},
         )  # fmt: skip
         refresh_keys([locked.pk])
+        sync_attributes([locked.pk])
     return sorted(diff)
+
+
+@dataclass(frozen=True)
+class EventInput:
+    """A behaviour event reported for a known contact (page view, email opened, webinar attended ...)."""
+
+    contact_id: int
+    type: str
+    at: datetime | None = None
+    source: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def record_events(items: Sequence[EventInput], *, actor: User | None = None) -> list[Event]:
+    """Append behaviour events to timelines and score them, all in one transaction."""
+    now = clock.now()
+    with transaction.atomic():
+        events = Event.objects.bulk_create(
+            Event(contact_id=i.contact_id, type=i.type, at=min(i.at or now, now), source=i.source, data=i.data,
+                  actor=actor)
+            for i in items
+        )  # fmt: skip
+        latest: dict[int, datetime] = {}
+        for event in events:
+            latest[event.contact_id] = max(latest.get(event.contact_id, event.at), event.at)
+        for contact_id, at in latest.items():
+            Contact.objects.filter(pk=contact_id).update(last_activity_at=_latest(at))
+        score_new_events(events)
+    return events
 
 
 def _json(value: Any) -> Any:

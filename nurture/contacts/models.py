@@ -27,6 +27,11 @@ class Tag(models.Model):
 
 
 class Contact(models.Model):
+    class Band(models.TextChoices):
+        HOT = "hot", _("Hot")
+        WARM = "warm", _("Warm")
+        COLD = "cold", _("Cold")
+
     class Gender(models.TextChoices):
         UNKNOWN = "", _("Unknown")
         MALE = "male", _("Male")
@@ -63,7 +68,13 @@ class Contact(models.Model):
         related_name="contacts",
         verbose_name=_("owner"),
     )
+    # Points scoring (nurture.scoring): the combined score is fit + engagement, engagement decays; the
+    # stored engagement is its value at `scored_at`.
     score = models.IntegerField(_("score"), default=0)
+    fit_score = models.IntegerField(_("fit score"), default=0)
+    engagement_score = models.FloatField(_("engagement score"), default=0.0)
+    scored_at = models.DateTimeField(null=True, blank=True)
+    band = models.CharField(_("band"), max_length=4, choices=Band.choices, default=Band.COLD)
     # First-touch attribution: where this person first came from.
     source = models.CharField(_("source"), max_length=100, blank=True)
     medium = models.CharField(_("medium"), max_length=100, blank=True)
@@ -88,6 +99,7 @@ class Contact(models.Model):
             models.Index(fields=["owner", "-created_at"], name="contact_owner_created"),
             models.Index(fields=["source"], name="contact_source"),
             models.Index(fields=["campaign"], name="contact_campaign"),
+            models.Index(fields=["-score", "-id"], name="contact_score"),
         ]
 
     def __str__(self) -> str:

@@ -11,11 +11,12 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from nurture.core import clock
 from nurture.core.models import Job
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Job], None]
 _HANDLERS: dict[str, Handler] = {}
+_DAILY: dict[str, int] = {}  # job kind -> local hour it runs at
+_SCHEDULED: dict[str, date] = {}  # job kind -> the last day this process made sure it is queued
 
 LEASE = timedelta(minutes=10)
 BACKOFF_BASE_SECONDS = 30
@@ -36,6 +39,29 @@ def job_handler(kind: str) -> Callable[[Handler], Handler]:
         return func
 
     return register
+
+
+def daily(kind: str, hour: int) -> Callable[[Handler], Handler]:
+    """Register a handler that runs once a day at `hour` local time (e.g. decay, retraining)."""
+
+    def register(func: Handler) -> Handler:
+        _DAILY[kind] = hour
+        return job_handler(kind)(func)
+
+    return register
+
+
+def enqueue_daily_jobs() -> bool:
+    """Queue today's and tomorrow's run of every daily job (idempotent by key; a worker step)."""
+    today = timezone.localdate(clock.now())
+    for kind, hour in _DAILY.items():
+        if _SCHEDULED.get(kind) == today:
+            continue
+        for day in (today, today + timedelta(days=1)):
+            moment = timezone.make_aware(datetime.combine(day, time(hour)))
+            enqueue_on_commit(kind, {"day": day.isoformat()}, key=f"{kind}:{day.isoformat()}", due_at=moment)
+        _SCHEDULED[kind] = today
+    return False
 
 
 def enqueue_on_commit(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from nurture.core.jobs import process_due_jobs
+from nurture.core.jobs import enqueue_daily_jobs, process_due_jobs
 
-STEPS = [process_due_jobs]
+STEPS = [enqueue_daily_jobs, process_due_jobs]
 
 
 def step() -> bool:

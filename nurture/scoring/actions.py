@@ -1,0 +1,426 @@
+"""Points scoring: rules applied to events and attributes, the ledger, decay, bands, re-scoring.
+
+Scores are always derived from the ledger: `recompute` sets fit (the sum of fit entries) and engagement
+(the sum of engagement entries, each halved every half-life since it happened) from the rows, in SQL,
+so the stored score cannot drift from what the ledger says. Engagement is stored as its value at
+`scored_at`; the nightly decay multiplies it forward (exponential decay is multiplicative).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, Floor, Power, RowNumber, Trunc
+from django.db.models.lookups import GreaterThanOrEqual
+
+from nurture.accounts.models import User
+from nurture.contacts.conditions import ConditionError, contact_q, event_q
+from nurture.contacts.models import Contact, Event
+from nurture.core import clock
+from nurture.core.jobs import enqueue_on_commit
+from nurture.scoring.models import PointsRule, RescoreRun, ScoreEntry, ScoringSettings
+
+RANGE = 20_000  # contacts per re-scoring step: one progress tick, one transaction
+
+
+def scoring_settings() -> ScoringSettings:
+    row, _ = ScoringSettings.objects.get_or_create(pk=1)
+    return row
+
+
+def band(score: float, config: ScoringSettings) -> str:
+    if score >= config.hot:
+        return Contact.Band.HOT
+    return Contact.Band.WARM if score >= config.warm else Contact.Band.COLD
+
+
+def decayed(points: float, at: datetime, now: datetime, half_life_days: float) -> float:
+    """What `points` earned at `at` are worth at `now`."""
+    if half_life_days <= 0:
+        return points
+    return points * 0.5 ** (max((now - at).total_seconds(), 0.0) / 86400 / half_life_days)
+
+
+class DaysUntil(Func):
+    """Days from a datetime column to a fixed moment (moment - column), as a float, on both databases."""
+
+    output_field = FloatField()
+
+    def __init__(self, expression: Any, moment: datetime) -> None:
+        super().__init__(Value(moment), expression)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="(julianday(%(expressions)s))",
+                           arg_joiner=") - julianday(", **extra)  # fmt: skip
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="(EXTRACT(EPOCH FROM (%(expressions)s)) / 86400.0)",
+                           arg_joiner=" - ", **extra)  # fmt: skip
+
+
+# --- rules -------------------------------------------------------------------------------------------
+
+
+RULE_FIELDS = ("name", "kind", "event_type", "conditions", "points", "cap", "cap_period", "is_active")
+
+
+def validate_rule(data: dict[str, Any]) -> None:
+    """Refuse a rule that cannot be applied, naming the field: ValueError(field, message)."""
+    if not str(data.get("name", "")).strip():
+        raise RuleError("name", "a rule needs a name")
+    if data.get("kind") not in PointsRule.Kind.values:
+        raise RuleError("kind", f"unknown kind {data.get('kind')!r}")
+    points = data.get("points")
+    if not isinstance(points, int) or isinstance(points, bool) or points == 0 or abs(points) > 1000:
+        raise RuleError("points", "points must be a whole number from -1000 to 1000, not 0")
+    cap = data.get("cap")
+    if cap is not None and (not isinstance(cap, int) or cap < 1):
+        raise RuleError("cap", "the cap must be a whole number of at least 1")
+    if data.get("cap_period", PointsRule.Period.WEEK) not in PointsRule.Period.values:
+        raise RuleError("cap_period", f"unknown period {data.get('cap_period')!r}")
+    conditions = data.get("conditions") or []
+    try:
+        if data["kind"] == PointsRule.Kind.BEHAVIOUR:
+            if not str(data.get("event_type", "")).strip():
+                raise RuleError("event_type", "a behaviour rule needs an event type")
+            if conditions:
+                event_q(conditions)
+        elif not conditions:
+            raise RuleError("conditions", "an attribute rule needs a condition")
+        elif not isinstance(conditions, dict):
+            raise RuleError("conditions", "an attribute rule's condition is an object")
+        else:
+            contact_q(conditions)
+    except ConditionError as exc:
+        raise RuleError("conditions", str(exc)) from None
+
+
+class RuleError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def save_rule(rule: PointsRule | None, data: dict[str, Any], *, actor: User | None) -> tuple[PointsRule, RescoreRun]:
+    """Create or change a rule and re-score everyone by it in the background."""
+    data = {k: v for k, v in data.items() if k in RULE_FIELDS}
+    if rule is not None:
+        data = {**{k: getattr(rule, k) for k in RULE_FIELDS}, **data}
+    if data.get("kind") == PointsRule.Kind.ATTRIBUTE:
+        data["event_type"] = ""
+    validate_rule(data)
+    now = clock.now()
+    with transaction.atomic():
+        if rule is None:
+            rule = PointsRule.objects.create(**data, created_at=now, updated_at=now)
+        else:
+            for k, v in data.items():
+                setattr(rule, k, v)
+            rule.updated_at = now
+            rule.save()
+        run = start_rescore(reason=f"rule {rule.name}", rule_ids=[rule.pk], actor=actor)
+    return rule, run
+
+
+def delete_rule(rule: PointsRule, *, actor: User | None) -> RescoreRun:
+    """Delete a rule; its ledger rows stay (voided by the re-scoring it starts) with the rule's name."""
+    with transaction.atomic():
+        ScoreEntry.objects.filter(rule=rule, voided_at__isnull=True).update(voided_at=clock.now())
+        name = rule.name
+        rule.delete()
+        return start_rescore(reason=f"rule {name} deleted", rule_ids=[], actor=actor)
+
+
+def save_settings(*, half_life_days: float, hot: int, warm: int, actor: User | None) -> RescoreRun:
+    if half_life_days < 0:
+        raise RuleError("half_life_days", "the half-life cannot be negative")
+    if warm >= hot:
+        raise RuleError("warm", "warm must start below hot")
+    with transaction.atomic():
+        ScoringSettings.objects.update_or_create(
+            pk=1, defaults={"half_life_days": half_life_days, "hot": hot, "warm": warm, "updated_at": clock.now()}
+        )
+        return start_rescore(reason="settings", rule_ids=[], actor=actor)
+
+
+# --- scoring inside capture ----------------------------------------------------------------------
+
+
+def score_new_events(events: Sequence[Event]) -> None:
+    """Apply the behaviour rules to events just written, and the attribute rules to their contacts.
+
+    Runs inside the capture transaction, so the score changes with the event or not at all.
+    """
+    contact_ids = {e.contact_id for e in events}
+    if not contact_ids:
+        return
+    entries = _behaviour_entries(events)
+    ScoreEntry.objects.bulk_create(entries)
+    sync_attributes(contact_ids, recompute_after=False)
+    recompute(contact_ids)
+
+
+def _behaviour_entries(events: Sequence[Event]) -> list[ScoreEntry]:
+    by_type: dict[str, list[Event]] = {}
+    for event in events:
+        by_type.setdefault(event.type, []).append(event)
+    rules = PointsRule.objects.filter(kind=PointsRule.Kind.BEHAVIOUR, is_active=True, event_type__in=by_type)
+    entries: list[ScoreEntry] = []
+    now = clock.now()
+    for rule in rules:
+        candidates = by_type[rule.event_type]
+        if rule.conditions:
+            matching = set(
+                Event.objects.filter(pk__in=[e.pk for e in candidates]).filter(event_q(rule.conditions))
+                .values_list("pk", flat=True)
+            )  # fmt: skip
+            candidates = [e for e in candidates if e.pk in matching]
+        if rule.cap is not None:
+            candidates = _within_cap(rule, candidates)
+        entries.extend(
+            ScoreEntry(contact_id=e.contact_id, rule=rule, rule_name=rule.name, event=e, points=rule.points,
+                       dimension=ScoreEntry.Dimension.ENGAGEMENT, at=min(e.at, now))
+            for e in candidates
+        )  # fmt: skip
+    return entries
+
+
+def _bucket(at: datetime, period: str) -> tuple[int, ...]:
+    local = at.astimezone(ZoneInfo(settings.TIME_ZONE))
+    if period == PointsRule.Period.DAY:
+        return (local.year, local.month, local.day)
+    if period == PointsRule.Period.WEEK:
+        return tuple(local.isocalendar()[:2])
+    if period == PointsRule.Period.MONTH:
+        return (local.year, local.month)
+    return ()
+
+
+def _within_cap(rule: PointsRule, events: list[Event]) -> list[Event]:
+    """The events that still earn points: at most `cap` per contact and calendar period (local time)."""
+    assert rule.cap is not None
+    earliest = min(e.at for e in events) - timedelta(days=32)
+    earned = ScoreEntry.objects.filter(rule=rule, contact_id__in={e.contact_id for e in events}, voided_at__isnull=True)
+    if rule.cap_period != PointsRule.Period.EVER:
+        earned = earned.filter(at__gte=earliest)
+    used = Counter((c, _bucket(at, rule.cap_period)) for c, at in earned.values_list("contact_id", "at"))
+    kept = []
+    for event in sorted(events, key=lambda e: (e.at, e.pk)):
+        slot = (event.contact_id, _bucket(event.at, rule.cap_period))
+        if used[slot] < rule.cap:
+            used[slot] += 1
+            kept.append(event)
+    return kept
+
+
+def sync_attributes(contact_ids: Iterable[int], *, recompute_after: bool = True) -> None:
+    """Bring the fit entries of these contacts in line with the attribute rules: a rule that now holds
+    earns its points, one that no longer holds takes them back (both as ledger rows)."""
+    ids = sorted(set(contact_ids))
+    rules = list(PointsRule.objects.filter(kind=PointsRule.Kind.ATTRIBUTE, is_active=True))
+    if not ids or not rules:
+        if recompute_after:
+            recompute(ids)
+        return
+    now = clock.now()
+    live = ScoreEntry.objects.filter(contact_id__in=ids, rule__in=rules, voided_at__isnull=True)
+    totals = live.values("contact_id", "rule_id").annotate(total=Sum("points"))
+    held = {(row["contact_id"], row["rule_id"]): row["total"] for row in totals}
+    entries = []
+    for rule in rules:
+        matching = set(
+            Contact.objects.filter(pk__in=ids).filter(contact_q(rule.conditions)).values_list("pk", flat=True)
+        )
+        for c in ids:
+            current = held.get((c, rule.pk), 0)
+            wanted = rule.points if c in matching else 0
+            if current != wanted:
+                entries.append(ScoreEntry(contact_id=c, rule=rule, rule_name=rule.name, points=wanted - current,
+                                          dimension=ScoreEntry.Dimension.FIT, at=now))  # fmt: skip
+    ScoreEntry.objects.bulk_create(entries)
+    if recompute_after:
+        recompute(ids)
+
+
+# --- the stored score, from the ledger -----------------------------------------------------------
+
+
+def recompute(contacts: Iterable[int] | QuerySet[Contact]) -> int:
+    """Set fit, engagement (decayed to now), score and band of these contacts from their ledger."""
+    qs = contacts if isinstance(contacts, QuerySet) else Contact.objects.filter(pk__in=sorted(set(contacts)))
+    config = scoring_settings()
+    now = clock.now()
+    live = ScoreEntry.objects.filter(contact_id=OuterRef("pk"), voided_at__isnull=True)
+    fit = live.filter(dimension=ScoreEntry.Dimension.FIT).values("contact_id").annotate(s=Sum("points")).values("s")
+    engagement_points: Any = F("points")
+    if config.half_life_days > 0:
+        age = DaysUntil("at", now)
+        engagement_points = F("points") * Power(Value(0.5), Case(When(at__gt=now, then=Value(0.0)),
+                                                                 default=age / config.half_life_days))  # fmt: skip
+    engagement = (
+        live.filter(dimension=ScoreEntry.Dimension.ENGAGEMENT).values("contact_id")
+        .annotate(s=Sum(engagement_points, output_field=FloatField())).values("s")
+    )  # fmt: skip
+    updated = qs.update(
+        fit_score=Coalesce(Subquery(fit, output_field=IntegerField()), 0),
+        engagement_score=Coalesce(Subquery(engagement, output_field=FloatField()), 0.0),
+        scored_at=now,
+    )
+    _set_bands(qs, config)
+    return updated
+
+
+def rounded(value: float) -> int:
+    """Half up, as `_set_bands` does in SQL (databases disagree on how ROUND breaks ties)."""
+    return math.floor(value + 0.5)
+
+
+def _set_bands(qs: QuerySet[Contact], config: ScoringSettings) -> None:
+    total = Floor(F("fit_score") + F("engagement_score") + Value(0.5))
+    qs.update(
+        score=total,
+        band=Case(
+            When(GreaterThanOrEqual(total, config.hot), then=Value(Contact.Band.HOT)),
+            When(GreaterThanOrEqual(total, config.warm), then=Value(Contact.Band.WARM)),
+            default=Value(Contact.Band.COLD),
+        ),
+    )
+
+
+def decay_all() -> int:
+    """Move every decaying engagement score forward to now (the nightly job): value × 0.5^(days/half-life)."""
+    config = scoring_settings()
+    if config.half_life_days <= 0:
+        return 0
+    now = clock.now()
+    qs = Contact.objects.filter(merged_into__isnull=True, scored_at__isnull=False).exclude(engagement_score=0)
+    factor = Power(Value(0.5), DaysUntil("scored_at", now) / config.half_life_days)
+    with transaction.atomic():
+        count = qs.update(engagement_score=F("engagement_score") * factor, scored_at=now)
+        _set_bands(qs, config)
+    return count
+
+
+# --- re-scoring everyone ---------------------------------------------------------------------------
+
+
+def start_rescore(*, reason: str, rule_ids: list[int], actor: User | None) -> RescoreRun:
+    run = RescoreRun.objects.create(reason=reason[:200], actor=actor, created_at=clock.now())
+    enqueue_on_commit("scoring.rescore", {"run_id": run.pk, "rule_ids": rule_ids}, key=f"rescore:{run.pk}")
+    return run
+
+
+def rescore(run: RescoreRun, rule_ids: Sequence[int]) -> RescoreRun:
+    """Re-apply these rules to every contact, set-based, one id range per transaction, then recompute.
+
+    A rule's live entries are voided and written anew from the events and attributes as they are;
+    rules not named keep their entries. Every contact's score is recomputed from the ledger.
+    """
+    run.status, run.started_at = RescoreRun.Status.RUNNING, clock.now()
+    contacts = Contact.objects.filter(merged_into__isnull=True)
+    run.total = contacts.count()
+    run.save()
+    rules = list(PointsRule.objects.filter(pk__in=rule_ids))
+    ids = contacts.order_by("pk").values_list("pk", flat=True)
+    low = ids.first()
+    while low is not None:
+        high = ids.filter(pk__gte=low)[RANGE : RANGE + 1].first()
+        with transaction.atomic():
+            in_range = contacts.filter(pk__gte=low, **({"pk__lt": high} if high else {}))
+            now = clock.now()
+            ScoreEntry.objects.filter(rule__in=rules, voided_at__isnull=True, contact__in=in_range).update(
+                voided_at=now
+            )
+            for rule in rules:
+                if rule.is_active:
+                    run.entries += _insert_entries(rule, low, high, now)
+            run.processed += recompute(in_range)
+        RescoreRun.objects.filter(pk=run.pk).update(processed=run.processed, entries=run.entries)
+        low = high
+    run.status, run.finished_at = RescoreRun.Status.DONE, clock.now()
+    run.save()
+    return run
+
+
+ENTRY_COLUMNS = ("contact_id", "rule_id", "rule_name", "event_id", "dimension", "points", "at")
+
+
+def _insert_entries(rule: PointsRule, low: int, high: int | None, now: datetime) -> int:
+    """INSERT ... SELECT the rule's entries for the contacts with ids in [low, high)."""
+    window = {"contact_id__gte": low, **({"contact_id__lt": high} if high else {})}
+    source: QuerySet[Any]
+    if rule.kind == PointsRule.Kind.BEHAVIOUR:
+        source = Event.objects.filter(type=rule.event_type, contact__merged_into__isnull=True, **window)
+        if rule.conditions:
+            source = source.filter(event_q(rule.conditions))
+        if rule.cap is not None:
+            partition: list[Any] = [F("contact_id")]
+            if rule.cap_period != PointsRule.Period.EVER:
+                partition.append(Trunc("at", rule.cap_period, tzinfo=ZoneInfo(settings.TIME_ZONE)))
+            source = source.annotate(
+                nth=Window(RowNumber(), partition_by=partition, order_by=[F("at").asc(), F("id").asc()])
+            ).filter(nth__lte=rule.cap)
+        at: Any = Case(When(at__gt=now, then=Value(now)), default=F("at"))
+        event: Any = F("id")
+        contact: Any = F("contact_id")
+    else:
+        source = Contact.objects.filter(merged_into__isnull=True, pk__gte=low, **({"pk__lt": high} if high else {}))
+        source = source.filter(contact_q(rule.conditions))
+        at, event, contact = Value(now), Value(None, output_field=IntegerField()), F("pk")
+    source = source.annotate(
+        e_contact=contact, e_rule=Value(rule.pk), e_name=Value(rule.name), e_event=event,
+        e_dimension=Value(rule.dimension), e_points=Value(rule.points), e_at=at,
+    ).values_list("e_contact", "e_rule", "e_name", "e_event", "e_dimension", "e_points", "e_at")  # fmt: skip
+    sql, params = source.query.sql_with_params()
+    table = connection.ops.quote_name(ScoreEntry._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in ENTRY_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) {sql}", params)
+        return max(cursor.rowcount, 0)
+
+
+# --- explaining a score --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contribution:
+    rule: str
+    dimension: str
+    points: float
+
+
+def explain(contact: Contact) -> list[Contribution]:
+    """Why this score: the live points per rule (engagement decayed to now), biggest first."""
+    config = scoring_settings()
+    now = clock.now()
+    per_rule: dict[tuple[str, str], float] = {}
+    live = ScoreEntry.objects.filter(contact=contact, voided_at__isnull=True)
+    for name, dimension, points, at in live.values_list("rule_name", "dimension", "points", "at"):
+        value = (
+            decayed(points, at, now, config.half_life_days) if dimension == ScoreEntry.Dimension.ENGAGEMENT else points
+        )
+        per_rule[(name, dimension)] = per_rule.get((name, dimension), 0.0) + value
+    contributions = [Contribution(name, dim, round(value, 1)) for (name, dim), value in per_rule.items()]
+    return sorted((c for c in contributions if c.points), key=lambda c: -abs(c.points))

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ScoringConfig(AppConfig):
+    name = "nurture.scoring"
+    label = "scoring"
+
+    def ready(self) -> None:
+        from nurture.scoring import jobs  # noqa: F401  (registers the re-scoring job)
