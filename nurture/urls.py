@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("nurture.capture.urls")),
     path("", include("nurture.contacts.urls")),
     path("", include("nurture.identity.urls")),
+    path("", include("nurture.scoring.urls")),
     path("", include("nurture.accounts.urls")),
     path("", include("nurture.web.urls")),
 ]

@@ -60,6 +60,8 @@ class ApiKey(models.Model):
         LEADS_WRITE = "leads:write", _("Create leads")
         CONTACTS_READ = "contacts:read", _("Read contacts")
         CONTACTS_WRITE = "contacts:write", _("Update contacts")
+        EVENTS_WRITE = "events:write", _("Record events")
+        SCORING_WRITE = "scoring:write", _("Change scoring rules")
 
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(max_length=12)

@@ -1,0 +1,259 @@
+"""Points rules, scoring settings, a contact's score explained, and behaviour events, through the API."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Router, Schema
+
+from nurture.accounts.auth import acting_user, require_scope
+from nurture.accounts.models import ApiKey
+from nurture.contacts.access import visible_contacts
+from nurture.contacts.actions import EventInput, record_events
+from nurture.contacts.leads import FieldError, InvalidLead
+from nurture.contacts.models import Identity
+from nurture.core.normalise.emails import normalize_email
+from nurture.core.normalise.errors import NormalisationError
+from nurture.core.normalise.phones import normalize_phone
+from nurture.scoring import actions
+from nurture.scoring.actions import RuleError
+from nurture.scoring.models import PointsRule, RescoreRun, ScoreEntry
+
+router = Router(tags=["scoring"])
+EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+MAX_EVENTS = 1000
+LEDGER_ROWS = 200
+
+
+class RuleIn(Schema):
+    name: str
+    kind: str = Field(..., description="behaviour (engagement points) or attribute (fit points)")
+    event_type: str = ""
+    conditions: Any = Field(default_factory=list, description="see docs/scoring.md for the condition language")
+    points: int
+    cap: int | None = None
+    cap_period: str = "week"
+    is_active: bool = True
+
+
+class RulePatch(Schema):
+    name: str | None = None
+    event_type: str | None = None
+    conditions: Any = None
+    points: int | None = None
+    cap: int | None = None
+    cap_period: str | None = None
+    is_active: bool | None = None
+
+
+class RuleOut(Schema):
+    id: int
+    name: str
+    kind: str
+    event_type: str
+    conditions: Any
+    points: int
+    cap: int | None
+    cap_period: str
+    is_active: bool
+    rescore_run_id: int | None = None
+
+
+class RunOut(Schema):
+    id: int
+    status: str
+    reason: str
+    total: int
+    processed: int
+    entries: int
+    error: str
+
+
+class SettingsIO(Schema):
+    half_life_days: float
+    hot: int
+    warm: int
+
+
+class ContributionOut(Schema):
+    rule: str
+    dimension: str
+    points: float
+
+
+class EntryOut(Schema):
+    rule: str
+    dimension: str
+    points: int
+    at: datetime
+    event_id: int | None
+    voided_at: datetime | None
+
+
+class ScoreOut(Schema):
+    contact_id: int
+    score: int
+    fit: int
+    engagement: float
+    band: str
+    scored_at: datetime | None
+    contributions: list[ContributionOut]
+    ledger: list[EntryOut]
+
+
+class EventIn(Schema):
+    contact_id: int | None = None
+    phone: str = ""
+    email: str = ""
+    type: str
+    at: datetime | None = None
+    source: str = ""
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventsIn(Schema):
+    events: list[EventIn]
+
+
+class EventsOut(Schema):
+    recorded: int
+    event_ids: list[int]
+
+
+def _rule_out(rule: PointsRule, run: RescoreRun | None = None) -> RuleOut:
+    return RuleOut(
+        id=rule.pk, name=rule.name, kind=rule.kind, event_type=rule.event_type, conditions=rule.conditions,
+        points=rule.points, cap=rule.cap, cap_period=rule.cap_period, is_active=rule.is_active,
+        rescore_run_id=run.pk if run else None,
+    )  # fmt: skip
+
+
+def _invalid(exc: RuleError) -> InvalidLead:
+    return InvalidLead([FieldError(exc.field, "invalid", exc.message)])
+
+
+@router.get("/scoring/rules", response=list[RuleOut], summary="List points rules")
+def list_rules(request: HttpRequest) -> list[RuleOut]:
+    require_scope(request, ApiKey.Scope.CONTACTS_READ)
+    return [_rule_out(r) for r in PointsRule.objects.all()]
+
+
+@router.post(
+    "/scoring/rules", response={201: RuleOut}, summary="Create a rule; everyone is re-scored in the background"
+)
+def create_rule(request: HttpRequest, payload: RuleIn) -> tuple[int, RuleOut]:
+    require_scope(request, ApiKey.Scope.SCORING_WRITE)
+    try:
+        rule, run = actions.save_rule(None, payload.dict(), actor=acting_user(request))
+    except RuleError as exc:
+        raise _invalid(exc) from None
+    return 201, _rule_out(rule, run)
+
+
+@router.patch("/scoring/rules/{rule_id}", response=RuleOut, summary="Change a rule; everyone is re-scored")
+def update_rule(request: HttpRequest, rule_id: int, payload: RulePatch) -> RuleOut:
+    require_scope(request, ApiKey.Scope.SCORING_WRITE)
+    rule = get_object_or_404(PointsRule, pk=rule_id)
+    try:
+        rule, run = actions.save_rule(rule, payload.dict(exclude_unset=True), actor=acting_user(request))
+    except RuleError as exc:
+        raise _invalid(exc) from None
+    return _rule_out(rule, run)
+
+
+@router.delete("/scoring/rules/{rule_id}", response=RunOut, summary="Delete a rule; its points are taken back")
+def delete_rule(request: HttpRequest, rule_id: int) -> RunOut:
+    require_scope(request, ApiKey.Scope.SCORING_WRITE)
+    run = actions.delete_rule(get_object_or_404(PointsRule, pk=rule_id), actor=acting_user(request))
+    return RunOut.from_orm(run)
+
+
+@router.get("/scoring/settings", response=SettingsIO, summary="Decay half-life and band thresholds")
+def get_settings(request: HttpRequest) -> SettingsIO:
+    require_scope(request, ApiKey.Scope.CONTACTS_READ)
+    return SettingsIO.from_orm(actions.scoring_settings())
+
+
+@router.put("/scoring/settings", response=RunOut, summary="Change decay and bands; everyone is re-scored")
+def put_settings(request: HttpRequest, payload: SettingsIO) -> RunOut:
+    require_scope(request, ApiKey.Scope.SCORING_WRITE)
+    try:
+        run = actions.save_settings(**payload.dict(), actor=acting_user(request))
+    except RuleError as exc:
+        raise _invalid(exc) from None
+    return RunOut.from_orm(run)
+
+
+@router.get("/scoring/runs/{run_id}", response=RunOut, summary="Progress of a re-scoring run")
+def get_run(request: HttpRequest, run_id: int) -> RunOut:
+    require_scope(request, ApiKey.Scope.CONTACTS_READ)
+    return RunOut.from_orm(get_object_or_404(RescoreRun, pk=run_id))
+
+
+@router.get("/contacts/{contact_id}/score", response=ScoreOut, summary="A contact's score, why, and its ledger")
+def contact_score(request: HttpRequest, contact_id: int) -> ScoreOut:
+    require_scope(request, ApiKey.Scope.CONTACTS_READ)
+    contact = get_object_or_404(visible_contacts(request.auth), pk=contact_id)  # type: ignore[attr-defined]
+    ledger = ScoreEntry.objects.filter(contact=contact).order_by("-at", "-id")[:LEDGER_ROWS]
+    return ScoreOut(
+        contact_id=contact.pk, score=contact.score, fit=contact.fit_score, engagement=contact.engagement_score,
+        band=contact.band, scored_at=contact.scored_at,
+        contributions=[ContributionOut(rule=c.rule, dimension=c.dimension, points=c.points)
+                       for c in actions.explain(contact)],
+        ledger=[EntryOut(rule=e.rule_name, dimension=e.dimension, points=e.points, at=e.at, event_id=e.event_id,
+                         voided_at=e.voided_at) for e in ledger],
+    )  # fmt: skip
+
+
+@router.post("/events", response={201: EventsOut}, summary="Record behaviour events (1 to 1,000, all or nothing)")
+def post_events(request: HttpRequest, payload: EventsIn) -> tuple[int, EventsOut]:
+    """Each event names its contact by id, phone or email; it is scored by the behaviour rules at once."""
+    require_scope(request, ApiKey.Scope.EVENTS_WRITE)
+    if not 1 <= len(payload.events) <= MAX_EVENTS:
+        raise InvalidLead([FieldError("events", "size", f"send 1 to {MAX_EVENTS} events")])
+    visible = visible_contacts(request.auth)  # type: ignore[attr-defined]
+    items, errors = [], []
+    for i, event in enumerate(payload.events):
+        contact_id, error = _contact_of(event, visible)
+        if not EVENT_TYPE.match(event.type):
+            errors.append(FieldError(f"events.{i}.type", "invalid", "lower-case letters, digits and _, 2-40 long"))
+        if error:
+            errors.append(FieldError(f"events.{i}.{error[0]}", "not_found", error[1]))
+        elif contact_id is not None:
+            items.append(EventInput(contact_id=contact_id, type=event.type, at=event.at, source=event.source[:100],
+                                    data=event.properties))  # fmt: skip
+    if errors:
+        raise InvalidLead(errors)
+    recorded = record_events(items, actor=acting_user(request))
+    return 201, EventsOut(recorded=len(recorded), event_ids=[e.pk for e in recorded])
+
+
+def _contact_of(event: EventIn, visible: Any) -> tuple[int | None, tuple[str, str] | None]:
+    if event.contact_id is not None:
+        if visible.filter(pk=event.contact_id, merged_into__isnull=True).exists():
+            return event.contact_id, None
+        survivor = visible.filter(pk=event.contact_id).values_list("merged_into", flat=True).first()
+        if survivor:
+            return survivor, None  # a merged contact's events go to the survivor
+        return None, ("contact_id", "no such contact")
+    for kind, raw, normalise in (("phone", event.phone, normalize_phone), ("email", event.email, normalize_email)):
+        if raw:
+            try:
+                value = normalise(raw)
+            except NormalisationError as exc:
+                return None, (kind, str(exc))
+            found = Identity.objects.filter(kind=kind, value=value, contact__in=visible).values_list("contact_id")
+            if (row := found.first()) is not None:
+                return row[0], None
+            return None, (kind, "no contact has this " + kind)
+    return None, ("contact_id", "give contact_id, phone or email")
+
+
+@router.get("/scoring/rules/{rule_id}", response=RuleOut, summary="One points rule")
+def get_rule(request: HttpRequest, rule_id: int) -> RuleOut:
+    require_scope(request, ApiKey.Scope.CONTACTS_READ)
+    return _rule_out(get_object_or_404(PointsRule, pk=rule_id))
