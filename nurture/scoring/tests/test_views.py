@@ -52,9 +52,9 @@ def test_attribute_rule_form_and_errors_naming_the_field(admin_client: Client) -
     assert "Not valid JSON" in broken.content.decode()
     assert not PointsRule.objects.exists()
     contact = capture(full_name="Phạm Thu Hà", phone="0912345678", province="Hà Nội")
-    ok = admin_client.post("/scoring/rules/new", rule_form(name="Hà Nội", kind="attribute", event_type="", points="20",
-                                                           c0_field="province", c0_op="in", c0_value="Hà Nội, Hải Phòng"),
-                           headers=EN)  # fmt: skip
+    form = rule_form(name="Hà Nội", kind="attribute", event_type="", points="20", c0_field="province", c0_op="in",
+                     c0_value="Hà Nội, Hải Phòng")  # fmt: skip
+    ok = admin_client.post("/scoring/rules/new", form, headers=EN)
     assert ok.status_code == 302
     process_due_jobs()
     contact.refresh_from_db()
