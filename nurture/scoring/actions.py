@@ -165,6 +165,34 @@ def save_settings(*, half_life_days: float, hot: int, warm: int, actor: User | N
         return start_rescore(reason="settings", rule_ids=[], actor=actor)
 
 
+# Seed 000's example (email opened = 5, form filled = 10) and the usual companions: a starting point
+# that seed-demo installs and admins then tune.
+STARTER_RULES: list[dict[str, Any]] = [
+    {"name": "Email opened", "kind": "behaviour", "event_type": "email_opened", "points": 5, "cap": 3,
+     "cap_period": "week"},
+    {"name": "Form filled", "kind": "behaviour", "event_type": "form_submitted", "points": 10},
+    {"name": "Price page viewed", "kind": "behaviour", "event_type": "page_viewed", "points": 10, "cap": 1,
+     "cap_period": "day", "conditions": [{"field": "data.url", "op": "contains", "value": "bang-gia"}]},
+    {"name": "Webinar attended", "kind": "behaviour", "event_type": "webinar_attended", "points": 15},
+    {"name": "Unsubscribed", "kind": "behaviour", "event_type": "unsubscribed", "points": -20},
+    {"name": "Decision maker", "kind": "attribute", "points": 15,
+     "conditions": {"any": [{"field": "job_title", "op": "contains", "value": "giám đốc"},
+                            {"field": "job_title", "op": "contains", "value": "director"}]}},
+    {"name": "Big cities", "kind": "attribute", "points": 5,
+     "conditions": {"field": "province", "op": "in", "value": ["Hà Nội", "Hồ Chí Minh", "Đà Nẵng"]}},
+]  # fmt: skip
+
+
+def install_starter_rules() -> list[PointsRule]:
+    """Create the starter rules (no re-scoring: for a database about to be filled)."""
+    now = clock.now()
+    rules = []
+    for data in STARTER_RULES:
+        validate_rule(data)
+        rules.append(PointsRule.objects.create(**data, created_at=now, updated_at=now))
+    return rules
+
+
 # --- scoring inside capture ----------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema
+from ninja.responses import Status
 
 from nurture.accounts.auth import acting_user, require_scope
 from nurture.accounts.models import ApiKey
@@ -145,13 +146,13 @@ def list_rules(request: HttpRequest) -> list[RuleOut]:
 @router.post(
     "/scoring/rules", response={201: RuleOut}, summary="Create a rule; everyone is re-scored in the background"
 )
-def create_rule(request: HttpRequest, payload: RuleIn) -> tuple[int, RuleOut]:
+def create_rule(request: HttpRequest, payload: RuleIn) -> Status[RuleOut]:
     require_scope(request, ApiKey.Scope.SCORING_WRITE)
     try:
         rule, run = actions.save_rule(None, payload.dict(), actor=acting_user(request))
     except RuleError as exc:
         raise _invalid(exc) from None
-    return 201, _rule_out(rule, run)
+    return Status(201, _rule_out(rule, run))
 
 
 @router.patch("/scoring/rules/{rule_id}", response=RuleOut, summary="Change a rule; everyone is re-scored")
@@ -210,7 +211,7 @@ def contact_score(request: HttpRequest, contact_id: int) -> ScoreOut:
 
 
 @router.post("/events", response={201: EventsOut}, summary="Record behaviour events (1 to 1,000, all or nothing)")
-def post_events(request: HttpRequest, payload: EventsIn) -> tuple[int, EventsOut]:
+def post_events(request: HttpRequest, payload: EventsIn) -> Status[EventsOut]:
     """Each event names its contact by id, phone or email; it is scored by the behaviour rules at once."""
     require_scope(request, ApiKey.Scope.EVENTS_WRITE)
     if not 1 <= len(payload.events) <= MAX_EVENTS:
@@ -229,7 +230,7 @@ def post_events(request: HttpRequest, payload: EventsIn) -> tuple[int, EventsOut
     if errors:
         raise InvalidLead(errors)
     recorded = record_events(items, actor=acting_user(request))
-    return 201, EventsOut(recorded=len(recorded), event_ids=[e.pk for e in recorded])
+    return Status(201, EventsOut(recorded=len(recorded), event_ids=[e.pk for e in recorded]))
 
 
 def _contact_of(event: EventIn, visible: Any) -> tuple[int | None, tuple[str, str] | None]:

@@ -14,8 +14,8 @@ class ScoringSettings(models.Model):
 
     # Engagement points lose half their value every `half_life_days`; 0 turns decay off.
     half_life_days = models.FloatField(_("half-life (days)"), default=30.0)
-    hot = models.IntegerField(_("hot from"), default=60)
-    warm = models.IntegerField(_("warm from"), default=30)
+    hot = models.IntegerField(_("hot from"), default=50)
+    warm = models.IntegerField(_("warm from"), default=20)
     updated_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

@@ -39,8 +39,8 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('half_life_days', models.FloatField(default=30.0, verbose_name='half-life (days)')),
-                ('hot', models.IntegerField(default=60, verbose_name='hot from')),
-                ('warm', models.IntegerField(default=30, verbose_name='warm from')),
+                ('hot', models.IntegerField(default=50, verbose_name='hot from')),
+                ('warm', models.IntegerField(default=20, verbose_name='warm from')),
                 ('updated_at', models.DateTimeField(blank=True, null=True)),
             ],
         ),

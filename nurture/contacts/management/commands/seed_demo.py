@@ -11,7 +11,7 @@ from django.db import transaction
 from nurture.accounts.models import Team, User
 from nurture.capture.actions import save_lead_form
 from nurture.capture.models import LeadForm
-from nurture.contacts.actions import add_note, capture_leads, change_stage
+from nurture.contacts.actions import EventInput, add_note, capture_leads, change_stage, record_events
 from nurture.contacts.fake import fake_lead, fake_name
 from nurture.contacts.leads import LeadInput, parse_lead
 from nurture.contacts.models import Contact, Event
@@ -19,6 +19,7 @@ from nurture.core import clock
 from nurture.core.normalise import fold
 from nurture.lifecycle.actions import install_presets
 from nurture.lifecycle.models import Stage, StageChange
+from nurture.scoring.actions import install_starter_rules
 
 BRANCHES = [
     ("Hà Nội – Cầu Giấy", ["Hà Nội", "Hải Phòng", "Bắc Ninh"]),
@@ -31,6 +32,12 @@ NOTES = [
     "Đã gọi, khách hẹn gọi lại sau 18h.", "Khách quan tâm lớp cuối tuần, gửi lịch khai giảng qua Zalo.",
     "Phụ huynh muốn cho bé học thử trước.", "Đã gửi báo giá khóa IELTS 6.5.", "Không nghe máy, gửi SMS.",
     "Khách đang so sánh với trung tâm khác, cần ưu đãi.", "Đã test đầu vào: 5.0, tư vấn lộ trình 6 tháng.",
+]  # fmt: skip
+ENGAGEMENT = [
+    ("page_viewed", {"url": "https://saomai.edu.vn/bang-gia"}), ("page_viewed", {"url": "https://saomai.edu.vn/blog"}),
+    ("page_viewed", {"url": "https://saomai.edu.vn/khoa-hoc/ielts"}), ("email_opened", {"campaign": "tet-2026"}),
+    ("email_opened", {"campaign": "newsletter"}), ("webinar_attended", {"topic": "IELTS 7.0"}),
+    ("unsubscribed", {"channel": "email"}),
 ]  # fmt: skip
 DEMO_PASSWORD = "nurture-demo"
 BATCH = 1000
@@ -53,9 +60,11 @@ class Command(BaseCommand):
         install_presets()
         reps_by_province = self._users(rng)
         self._forms()
+        install_starter_rules()
         contact_ids = self._contacts(rng, options["contacts"])
         self._owners(rng, contact_ids, reps_by_province)
         self._funnel(rng, contact_ids)
+        self._engagement(rng, contact_ids)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data: {User.objects.count()} users, {Contact.objects.count()} contacts, "
@@ -182,6 +191,19 @@ class Command(BaseCommand):
         with transaction.atomic():
             for rep_id, contact_ids in by_rep.items():
                 Contact.objects.filter(pk__in=contact_ids).update(owner_id=rep_id)
+
+    def _engagement(self, rng: random.Random, ids: list[int]) -> None:
+        """Page views, email opens and webinars over the last two months, scored as they are recorded."""
+        now = clock.now()
+        items = []
+        for contact_id in rng.sample(ids, k=len(ids) * 3 // 5):
+            for _ in range(rng.randint(1, 6)):
+                kind, data = rng.choice(ENGAGEMENT)
+                at = now - timedelta(days=rng.uniform(0, 60), hours=rng.uniform(0, 12))
+                items.append(EventInput(contact_id=contact_id, type=kind, at=at, source="demo", data=dict(data)))
+        items.sort(key=lambda i: i.at or now)
+        for start in range(0, len(items), 1000):
+            record_events(items[start : start + 1000])
 
     def _funnel(self, rng: random.Random, ids: list[int]) -> None:
         stages = {s.key: s for s in Stage.objects.filter(stage_set__is_active=True)}
