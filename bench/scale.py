@@ -174,7 +174,8 @@ def _tsv(value: object) -> str:
 
 CONTACT_COLUMNS = (
     "id", "full_name", "family_name", "middle_name", "given_name", "name_folded", "gender", "birth_date", "email",
-    "phone", "job_title", "industry", "province", "address", "need", "preferred_contact_time", "score", "source",
+    "phone", "job_title", "industry", "province", "address", "need", "preferred_contact_time", "score", "fit_score",
+    "engagement_score", "scored_at", "band", "source",
     "medium", "campaign", "referrer", "landing_url", "custom_fields", "created_at", "updated_at",
     "last_activity_at", "company_id", "owner_id", "stage_id", "merged_into_id",
 )  # fmt: skip
@@ -231,7 +232,8 @@ def load_part(url: str, low: int, high: int, order: array, kinds: bytes, meta: d
                 contacts.append("\t".join(_tsv(v) for v in (
                     pk, name, parts.family, parts.middle, parts.given, fold(name), row["gender"],
                     row["birth_date"] or None, row["email"], row["phone"], "", "", row["province"], row["address"],
-                    NEEDS[rng_pick], "", 0, SOURCES[pk % len(SOURCES)], "", CAMPAIGNS[pk % len(CAMPAIGNS)], "", "",
+                    NEEDS[rng_pick], "", 0, 0, 0.0, None, "cold", SOURCES[pk % len(SOURCES)], "",
+                    CAMPAIGNS[pk % len(CAMPAIGNS)], "", "",
                     "{}", at, at, at, company_id, None, stage_id, None,
                 )))  # fmt: skip
                 ids = []
