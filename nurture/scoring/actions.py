@@ -206,8 +206,10 @@ def score_new_events(events: Sequence[Event]) -> None:
         return
     entries = _behaviour_entries(events)
     ScoreEntry.objects.bulk_create(entries)
-    sync_attributes(contact_ids, recompute_after=False)
-    recompute(contact_ids)
+    changed = {e.contact_id for e in entries} | sync_attributes(contact_ids, recompute_after=False)
+    if changed:
+        # A contact whose ledger did not change keeps an exact (engagement, scored_at) pair.
+        recompute(changed)
 
 
 def _behaviour_entries(events: Sequence[Event]) -> list[ScoreEntry]:
@@ -263,15 +265,16 @@ def _within_cap(rule: PointsRule, events: list[Event]) -> list[Event]:
     return kept
 
 
-def sync_attributes(contact_ids: Iterable[int], *, recompute_after: bool = True) -> None:
+def sync_attributes(contact_ids: Iterable[int], *, recompute_after: bool = True) -> set[int]:
     """Bring the fit entries of these contacts in line with the attribute rules: a rule that now holds
-    earns its points, one that no longer holds takes them back (both as ledger rows)."""
+    earns its points, one that no longer holds takes them back (both as ledger rows).
+
+    Returns the contacts whose ledger changed (recomputed unless `recompute_after` is false).
+    """
     ids = sorted(set(contact_ids))
     rules = list(PointsRule.objects.filter(kind=PointsRule.Kind.ATTRIBUTE, is_active=True))
     if not ids or not rules:
-        if recompute_after:
-            recompute(ids)
-        return
+        return set()
     now = clock.now()
     live = ScoreEntry.objects.filter(contact_id__in=ids, rule__in=rules, voided_at__isnull=True)
     totals = live.values("contact_id", "rule_id").annotate(total=Sum("points"))
@@ -288,8 +291,10 @@ def sync_attributes(contact_ids: Iterable[int], *, recompute_after: bool = True)
                 entries.append(ScoreEntry(contact_id=c, rule=rule, rule_name=rule.name, points=wanted - current,
                                           dimension=ScoreEntry.Dimension.FIT, at=now))  # fmt: skip
     ScoreEntry.objects.bulk_create(entries)
-    if recompute_after:
-        recompute(ids)
+    changed = {e.contact_id for e in entries}
+    if recompute_after and changed:
+        recompute(changed)
+    return changed
 
 
 # --- the stored score, from the ledger -----------------------------------------------------------
