@@ -6,6 +6,7 @@
                                                                       and activity columns
   .venv/bin/python bench/scoring.py --input F.csv --target COL [--id COL]
                                                                       any CSV, target 0/1 or yes/no/true/false
+  DATABASE_URL=postgres://... .venv/bin/python bench/scoring.py --scale 1000000   re-scoring, segment count
 
 Prints progress, then ONE JSON line. Figures are stratified 5-fold out-of-fold: ROC AUC, Brier score and
 top-decile lift (conversion rate of the 10% best-scored leads / overall rate).
@@ -100,11 +101,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--xeducation", action="store_true", help="X Education leads, settings (a) and (b)")
     mode.add_argument("--input", type=Path, metavar="FILE.csv", help="any CSV with a 0/1 target column")
+    mode.add_argument("--scale", type=int, metavar="CONTACTS", help="PostgreSQL: re-scoring and segment count")
     parser.add_argument("--target", help="target column of --input")
     parser.add_argument("--id", dest="id_column", help="identifier column of --input, left out of the features")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
+    if args.scale:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from scoring_scale import run_scale
+
+        print(json.dumps(run_scale(args.scale)))
+        return
     if args.xeducation:
         result = xeducation()
     else:

@@ -48,6 +48,7 @@ TRUE_WORDS = {"1", "true", "yes", "y", "on", "co", "có", "đồng ý", "dong y"
 FALSE_WORDS = {"0", "false", "no", "n", "off", "khong", "không", ""}
 DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d", "%d.%m.%Y", "%d/%m/%y")
 TAG_RE = re.compile(r"[,;]")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass
@@ -146,7 +147,8 @@ def _text(raw: Any) -> str:
         return ""
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)  # spreadsheets hand over 912345678.0 for a number cell
-    return " ".join(str(raw).split())
+    # Control characters (a NUL from a broken form or file) are dropped: PostgreSQL refuses NUL in text.
+    return " ".join(CONTROL.sub("", str(raw)).split())
 
 
 def parse_lead(data: Mapping[str, Any], *, require_contact_point: bool = True) -> LeadInput:

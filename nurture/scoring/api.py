@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Any
@@ -220,6 +221,8 @@ def post_events(request: HttpRequest, payload: EventsIn) -> Status[EventsOut]:
     items, errors = [], []
     for i, event in enumerate(payload.events):
         contact_id, error = _contact_of(event, visible)
+        if "\\u0000" in json.dumps(event.properties):  # PostgreSQL's JSON refuses NUL characters
+            errors.append(FieldError(f"events.{i}.properties", "invalid", "NUL characters are not allowed"))
         if not EVENT_TYPE.match(event.type):
             errors.append(FieldError(f"events.{i}.type", "invalid", "lower-case letters, digits and _, 2-40 long"))
         if error:

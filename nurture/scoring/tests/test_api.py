@@ -94,3 +94,16 @@ def test_a_rep_cannot_change_rules(alice: User) -> None:
     response = send(client, "post", "/api/v1/scoring/rules", {"name": "x", "kind": "behaviour", "event_type": "y",
                                                               "points": 1})  # fmt: skip
     assert response.status_code == 403
+
+
+def test_control_characters_never_reach_the_database(client: Client) -> None:
+    created = send(client, "post", "/api/v1/leads", {"full_name": "Lê\x00 Văn Tám", "phone": "0912345678",
+                                                     "job_title": "Giám\x00 đốc\x07"})  # fmt: skip
+    assert created.status_code in (200, 201), created.content
+    contact = Contact.objects.get(pk=created.json()["contact_id"])
+    assert (contact.full_name, contact.job_title) == ("Lê Văn Tám", "Giám đốc")
+    response = send(client, "post", "/api/v1/events", {"events": [
+        {"contact_id": contact.pk, "type": "page_viewed", "properties": {"url": "/a\x00b"}},
+    ]})  # fmt: skip
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "events", "0", "properties"]
