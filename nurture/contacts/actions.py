@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Value
+from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Greatest
 
 from nurture.accounts.models import User
@@ -553,11 +553,11 @@ def record_events(items: Sequence[EventInput], *, actor: User | None = None) -> 
                   actor=actor)
             for i in items
         )  # fmt: skip
-        latest: dict[int, datetime] = {}
-        for event in events:
-            latest[event.contact_id] = max(latest.get(event.contact_id, event.at), event.at)
-        for contact_id, at in latest.items():
-            Contact.objects.filter(pk=contact_id).update(last_activity_at=_latest(at))
+        # One UPDATE: each contact's last activity moves to its newest new event, never back.
+        newest = Event.objects.filter(pk__in=[e.pk for e in events], contact_id=OuterRef("pk")).order_by("-at")
+        Contact.objects.filter(pk__in={e.contact_id for e in events}).update(
+            last_activity_at=Greatest("last_activity_at", Subquery(newest.values("at")[:1]))
+        )
         score_new_events(events)
     return events
 

@@ -148,10 +148,7 @@ def _has_event(condition: Mapping[str, Any], where: str) -> Q:
         raise ConditionError(f"{where}min_count: expected a whole number of at least 1")
     if count == 1:
         return Q(Exists(events))
-    from nurture.contacts.models import Contact
-
-    enough = events.values("contact_id").annotate(n=Count("pk")).filter(n__gte=count).values("contact_id")
-    return Q(pk__in=Contact.objects.filter(pk__in=enough).values("pk"))
+    return Q(Exists(events.values("contact_id").annotate(n=Count("pk")).filter(n__gte=count)))
 
 
 def _leaf(spec: Field, condition: Mapping[str, Any], where: str) -> Q:

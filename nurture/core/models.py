@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from nurture.core import clock
 
 
 class Job(models.Model):
@@ -33,3 +36,35 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}#{self.pk} ({self.status})"
+
+
+class BackgroundRun(models.Model):
+    """A long operation over the whole database (a clean-up, a re-scoring) whose progress the UI polls."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.IntegerField(default=0)
+    processed = models.IntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.processed / self.total) if self.total else (100 if self.status == "done" else 0)
+
+    def mark_failed(self, error: Exception) -> None:
+        type(self).objects.filter(pk=self.pk).update(  # type: ignore[attr-defined]
+            status=self.Status.FAILED, error=str(error), finished_at=clock.now()
+        )

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from nurture.core import clock
 from nurture.core.jobs import job_handler
 from nurture.core.models import Job
 from nurture.identity import batch
@@ -13,7 +12,5 @@ def run_dedupe(job: Job) -> None:
     try:
         batch.run(dedupe)
     except Exception as exc:
-        DedupeRun.objects.filter(pk=dedupe.pk).update(
-            status=DedupeRun.Status.FAILED, error=str(exc), finished_at=clock.now()
-        )
+        dedupe.mark_failed(exc)
         raise

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from nurture.contacts.models import Contact
+from nurture.core.models import BackgroundRun
 
 
 class MatchKey(models.Model):
@@ -101,36 +102,18 @@ class Merge(models.Model):
         return f"{self.merged_id} -> {self.survivor_id}"
 
 
-class DedupeRun(models.Model):
+class DedupeRun(BackgroundRun):
     """A batch de-duplication of the whole database, run by the worker or `nurture dedupe`."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
-
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     dry_run = models.BooleanField(_("dry run"), default=True)
     auto_merge_above = models.FloatField(_("auto-merge above"), null=True, blank=True)
-    total = models.IntegerField(default=0)
-    processed = models.IntegerField(default=0)
     pairs = models.IntegerField(default=0)
     merged = models.IntegerField(default=0)
     proposed = models.IntegerField(default=0)
     report = models.CharField(max_length=500, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField()
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(BackgroundRun.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"dedupe #{self.pk} ({self.status})"
-
-    @property
-    def percent(self) -> int:
-        return int(100 * self.processed / self.total) if self.total else (100 if self.status == "done" else 0)

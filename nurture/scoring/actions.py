@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,8 +22,6 @@ from django.db.models import (
     Case,
     DateTimeField,
     F,
-    FloatField,
-    Func,
     IntegerField,
     Q,
     QuerySet,
@@ -32,8 +30,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Floor, Power, RowNumber, Trunc
-from django.db.models.lookups import GreaterThanOrEqual
+from django.db.models.functions import RowNumber, Trunc
 
 from nurture.accounts.models import User
 from nurture.contacts.conditions import ConditionError, contact_q, event_q
@@ -61,23 +58,6 @@ def decayed(points: float, at: datetime, now: datetime, half_life_days: float) -
     if half_life_days <= 0:
         return points
     return points * 0.5 ** (max((now - at).total_seconds(), 0.0) / 86400 / half_life_days)
-
-
-class DaysUntil(Func):
-    """Days from a datetime column to a fixed moment (moment - column), as a float, on both databases."""
-
-    output_field = FloatField()
-
-    def __init__(self, expression: Any, moment: datetime) -> None:
-        super().__init__(Value(moment), expression)
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(compiler, connection, template="(julianday(%(expressions)s))",
-                           arg_joiner=") - julianday(", **extra)  # fmt: skip
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(compiler, connection, template="(EXTRACT(EPOCH FROM (%(expressions)s)) / 86400.0)",
-                           arg_joiner=" - ", **extra)  # fmt: skip
 
 
 # --- rules -------------------------------------------------------------------------------------------
@@ -344,34 +324,34 @@ def recompute(contacts: Iterable[int] | QuerySet[Contact]) -> int:
 
 
 def rounded(value: float) -> int:
-    """Half up, as `_set_bands` does in SQL (databases disagree on how ROUND breaks ties)."""
+    """Half up, as `recompute` does in SQL (databases disagree on how ROUND breaks ties)."""
     return math.floor(value + 0.5)
 
 
-def _set_bands(qs: QuerySet[Contact], config: ScoringSettings) -> None:
-    total = Floor(F("fit_score") + F("engagement_score") + Value(0.5))
-    qs.update(
-        score=total,
-        band=Case(
-            When(GreaterThanOrEqual(total, config.hot), then=Value(Contact.Band.HOT)),
-            When(GreaterThanOrEqual(total, config.warm), then=Value(Contact.Band.WARM)),
-            default=Value(Contact.Band.COLD),
-        ),
-    )
-
-
 def decay_all() -> int:
-    """Move every decaying engagement score forward to now (the nightly job): value × 0.5^(days/half-life)."""
-    config = scoring_settings()
-    if config.half_life_days <= 0:
+    """Bring every engaged contact's decaying score forward to now (the nightly job), range by range."""
+    if scoring_settings().half_life_days <= 0:
         return 0
-    now = clock.now()
-    qs = Contact.objects.filter(merged_into__isnull=True, scored_at__isnull=False).exclude(engagement_score=0)
-    factor = Power(Value(0.5), DaysUntil("scored_at", now) / config.half_life_days)
-    with transaction.atomic():
-        count = qs.update(engagement_score=F("engagement_score") * factor, scored_at=now)
-        _set_bands(qs, config)
+    engaged = Contact.objects.filter(merged_into__isnull=True).exclude(engagement_score=0)
+    count = 0
+    for low, high in _id_ranges(engaged):
+        with transaction.atomic():
+            count += recompute(engaged.filter(**_between("pk", low, high)))
     return count
+
+
+def _id_ranges(contacts: QuerySet[Contact]) -> Iterator[tuple[int, int | None]]:
+    """[low, high) bounds holding RANGE of these contacts each (the last is open), by keyset on the id."""
+    ids = contacts.order_by("pk").values_list("pk", flat=True)
+    low = ids.first()
+    while low is not None:
+        high = ids.filter(pk__gte=low)[RANGE : RANGE + 1].first()
+        yield low, high
+        low = high
+
+
+def _between(field: str, low: int, high: int | None) -> dict[str, int]:
+    return {f"{field}__gte": low, **({f"{field}__lt": high} if high is not None else {})}
 
 
 # --- re-scoring everyone ---------------------------------------------------------------------------
@@ -394,29 +374,23 @@ def rescore(run: RescoreRun, rule_ids: Sequence[int]) -> RescoreRun:
     run.total = contacts.count()
     run.save()
     rules = list(PointsRule.objects.filter(pk__in=rule_ids))
-    ids = contacts.order_by("pk").values_list("pk", flat=True)
-    low = ids.first()
-    while low is not None:
-        high = ids.filter(pk__gte=low)[RANGE : RANGE + 1].first()
+    for low, high in _id_ranges(contacts):
         with transaction.atomic():
-            in_range = contacts.filter(pk__gte=low, **({"pk__lt": high} if high else {}))
             now = clock.now()
-            window = {"contact_id__gte": low, **({"contact_id__lt": high} if high else {})}
-            ScoreEntry.objects.filter(rule__in=rules, voided_at__isnull=True, **window).update(voided_at=now)
+            in_range = contacts.filter(**_between("pk", low, high))
+            entries = ScoreEntry.objects.filter(**_between("contact_id", low, high))
+            entries.filter(rule__in=rules, voided_at__isnull=True).update(voided_at=now)
             for rule in rules:
                 if rule.is_active:
                     run.entries += _insert_entries(rule, low, high, now)
             if rules:
                 # Only contacts whose ledger changed: the others' (engagement, scored_at) is still exact.
-                changed = ScoreEntry.objects.filter(rule__in=rules, **window).filter(
-                    Q(voided_at=now) | Q(voided_at__isnull=True)
-                )
+                changed = entries.filter(rule__in=rules).filter(Q(voided_at=now) | Q(voided_at__isnull=True))
                 recompute(in_range.filter(pk__in=changed.values("contact_id")))
             else:
                 recompute(in_range)
             run.processed += in_range.count()
         RescoreRun.objects.filter(pk=run.pk).update(processed=run.processed, entries=run.entries)
-        low = high
     run.status, run.finished_at = RescoreRun.Status.DONE, clock.now()
     run.save()
     return run
@@ -427,10 +401,10 @@ ENTRY_COLUMNS = ("contact_id", "rule_id", "rule_name", "event_id", "dimension", 
 
 def _insert_entries(rule: PointsRule, low: int, high: int | None, now: datetime) -> int:
     """INSERT ... SELECT the rule's entries for the contacts with ids in [low, high)."""
-    window = {"contact_id__gte": low, **({"contact_id__lt": high} if high else {})}
     source: QuerySet[Any]
     if rule.kind == PointsRule.Kind.BEHAVIOUR:
-        source = Event.objects.filter(type=rule.event_type, contact__merged_into__isnull=True, **window)
+        source = Event.objects.filter(type=rule.event_type, contact__merged_into__isnull=True)
+        source = source.filter(**_between("contact_id", low, high))
         if rule.conditions:
             source = source.filter(event_q(rule.conditions))
         if rule.cap is not None:
@@ -444,7 +418,7 @@ def _insert_entries(rule: PointsRule, low: int, high: int | None, now: datetime)
         event: Any = F("id")
         contact: Any = F("contact_id")
     else:
-        source = Contact.objects.filter(merged_into__isnull=True, pk__gte=low, **({"pk__lt": high} if high else {}))
+        source = Contact.objects.filter(merged_into__isnull=True, **_between("pk", low, high))
         source = source.filter(contact_q(rule.conditions))
         at, event, contact = Value(now), Value(None, output_field=IntegerField()), F("pk")
     source = source.annotate(

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from nurture.core import clock
 from nurture.core.jobs import daily, job_handler
 from nurture.core.models import Job
 from nurture.scoring import actions
@@ -13,9 +12,7 @@ def run_rescore(job: Job) -> None:
     try:
         actions.rescore(run, job.payload.get("rule_ids", []))
     except Exception as exc:
-        RescoreRun.objects.filter(pk=run.pk).update(
-            status=RescoreRun.Status.FAILED, error=str(exc), finished_at=clock.now()
-        )
+        run.mark_failed(exc)
         raise
 
 

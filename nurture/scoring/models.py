@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from nurture.contacts.models import Contact, Event
+from nurture.core.models import BackgroundRun
 
 
 class ScoringSettings(models.Model):
@@ -83,32 +83,14 @@ class ScoreEntry(models.Model):
         return f"{self.rule_name}: {self.points:+d}"
 
 
-class RescoreRun(models.Model):
+class RescoreRun(BackgroundRun):
     """A background re-scoring of every contact after a rule or setting changed (the UI polls it)."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
-
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     reason = models.CharField(max_length=200, blank=True)
-    total = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0)
     entries = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField()
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(BackgroundRun.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"rescore #{self.pk} {self.status}"
-
-    @property
-    def percent(self) -> int:
-        return int(100 * self.processed / self.total) if self.total else (100 if self.status == "done" else 0)
