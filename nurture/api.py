@@ -10,13 +10,17 @@ from nurture.capture.api import router as leads_router
 from nurture.contacts.api import router as contacts_router
 from nurture.contacts.leads import InvalidLead
 from nurture.identity.api import router as identity_router
+from nurture.lifecycle.api import router as lifecycle_router
 from nurture.scoring.api import router as scoring_router
+from nurture.segments.api import router as segments_router
 
 api = NinjaAPI(title="Nurture API", version="1", auth=AUTH, urls_namespace="api")
 api.add_router("/leads", leads_router)
 api.add_router("/contacts", contacts_router)
 api.add_router("", identity_router)
 api.add_router("", scoring_router)
+api.add_router("", lifecycle_router)
+api.add_router("/segments", segments_router)
 
 
 @api.exception_handler(InvalidLead)

@@ -6,7 +6,13 @@ import os
 import sys
 
 # CLI verbs whose management command has another name (a module cannot be called `import`).
-ALIASES = {"import": "import_file", "seed-demo": "seed_demo"}
+ALIASES = {
+    "import": "import_file",
+    "seed-demo": "seed_demo",
+    "apply-stage-rules": "apply_stage_rules",
+    "refresh-segments": "refresh_segments",
+    "train-scoring": "train_scoring",
+}
 
 
 def main() -> None:

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "nurture.contacts",
     "nurture.identity",
     "nurture.scoring",
+    "nurture.segments",
     "nurture.capture",
     "nurture.web",
 ]
@@ -153,6 +154,10 @@ NURTURE_FORM_MIN_SECONDS = env_int("NURTURE_FORM_MIN_SECONDS", 3)
 NURTURE_SOURCE_TRUST = env_list("NURTURE_SOURCE_TRUST", ["manual", "import", "website", "api"])
 NURTURE_FORM_RATE_LIMIT = env_int("NURTURE_FORM_RATE_LIMIT", 20)  # submissions per IP per minute
 NURTURE_WORKER_POLL_SECONDS = env_int("NURTURE_WORKER_POLL_SECONDS", 1)
+# Predictive scoring: an open lead with no activity for this many days counts as lost when the model learns.
+NURTURE_SCORING_LOST_AFTER_DAYS = env_int("NURTURE_SCORING_LOST_AFTER_DAYS", 90)
+# Trained conversion models are kept here (scoring.prediction), as model-<id>.joblib.
+NURTURE_MODELS_DIR = Path(env_str("NURTURE_MODELS_DIR", str(VAR_DIR / "models")))
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

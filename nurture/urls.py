@@ -16,6 +16,8 @@ urlpatterns = [
     path("", include("nurture.contacts.urls")),
     path("", include("nurture.identity.urls")),
     path("", include("nurture.scoring.urls")),
+    path("", include("nurture.lifecycle.urls")),
+    path("", include("nurture.segments.urls")),
     path("", include("nurture.accounts.urls")),
     path("", include("nurture.web.urls")),
 ]

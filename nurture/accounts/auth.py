@@ -44,7 +44,8 @@ ROLE_SCOPES: dict[str, set[str]] = {
     User.Role.ADMIN: set(ApiKey.Scope.values),
     User.Role.MANAGER: set(ApiKey.Scope.values),
     User.Role.MARKETER: set(ApiKey.Scope.values),
-    User.Role.SALES_REP: set(ApiKey.Scope.values) - {ApiKey.Scope.SCORING_WRITE},
+    User.Role.SALES_REP: set(ApiKey.Scope.values)
+    - {ApiKey.Scope.SCORING_WRITE, ApiKey.Scope.SEGMENTS_WRITE, ApiKey.Scope.LIFECYCLE_WRITE},
     User.Role.CARE_AGENT: {ApiKey.Scope.CONTACTS_READ, ApiKey.Scope.CONTACTS_WRITE, ApiKey.Scope.EVENTS_WRITE},
 }
 

@@ -62,6 +62,8 @@ class ApiKey(models.Model):
         CONTACTS_WRITE = "contacts:write", _("Update contacts")
         EVENTS_WRITE = "events:write", _("Record events")
         SCORING_WRITE = "scoring:write", _("Change scoring rules")
+        SEGMENTS_WRITE = "segments:write", _("Change segments and lists")
+        LIFECYCLE_WRITE = "lifecycle:write", _("Change stages and lifecycle rules")
 
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(max_length=12)

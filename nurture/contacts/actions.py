@@ -20,6 +20,7 @@ from nurture.identity.candidates import candidates, current_config, lead_record,
 from nurture.identity.matching import Match, decide, names_conflict
 from nurture.identity.models import DuplicatePair
 from nurture.lifecycle import stages
+from nurture.lifecycle.actions import apply_rules, check_move
 from nurture.lifecycle.models import Stage, StageChange
 from nurture.scoring.actions import score_new_events, sync_attributes
 
@@ -182,6 +183,7 @@ def _capture(
     existing = Contact.objects.in_bulk([t for t in target_of_group if t is not None])
     companies = _companies({lead.company for lead in leads if lead.company}, now)
     tag_ids = _tags({tag for lead in leads for tag in lead.tags})
+    entry_stage = {anonymous: stages.entry_stage_id(anonymous=anonymous) for anonymous in (False, True)}
 
     new_contacts: list[Contact] = []
     new_group_indexes: list[int] = []
@@ -191,7 +193,7 @@ def _capture(
         target = target_of_group[g]
         if target is None:
             contact = Contact(
-                stage_id=stages.entry_stage_id(anonymous=all(lead.is_anonymous for lead in group_leads)),
+                stage_id=entry_stage[all(lead.is_anonymous for lead in group_leads)],
                 created_at=_first_time(group_leads, now),
                 updated_at=now,
                 last_activity_at=_last_time(group_leads, now),
@@ -303,6 +305,7 @@ def _capture(
     )
     refresh_keys(new_ids | set(changed) | {i.contact_id for i in identities})
     score_new_events(events)
+    apply_rules({e.contact_id for e in events})
     return [r for r in results if r is not None]
 
 
@@ -460,14 +463,16 @@ def change_stage(
     reason: str = "",
     at: datetime | None = None,
 ) -> StageChange | None:
-    """Move a contact to a stage, recording the move and its cause. No-op when already there."""
+    """Move a contact to a stage, recording the move and its cause. No-op when already there.
+
+    Raises StageError when the stage set forbids the move (backward, or a checklist item missing).
+    """
     now = at or clock.now()
     with transaction.atomic():
-        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        locked = Contact.objects.select_for_update().select_related("stage__stage_set").get(pk=contact.pk)
         if locked.stage_id == to_stage.pk:
             return None
-        if not Stage.objects.filter(pk=to_stage.pk, stage_set__is_active=True).exists():
-            raise ValueError("stage is not in the active stage set")
+        check_move(locked, to_stage)
         change = StageChange.objects.create(
             contact=locked, from_stage_id=locked.stage_id, to_stage=to_stage, cause=cause, reason=reason,
             actor=actor, at=now,
@@ -530,6 +535,7 @@ def update_contact(contact: Contact, *, changes: dict[str, Any], actor: User | N
         )  # fmt: skip
         refresh_keys([locked.pk])
         sync_attributes([locked.pk])
+        apply_rules([locked.pk])
     return sorted(diff)
 
 
@@ -559,6 +565,7 @@ def record_events(items: Sequence[EventInput], *, actor: User | None = None) -> 
             last_activity_at=Greatest("last_activity_at", Subquery(newest.values("at")[:1]))
         )
         score_new_events(events)
+        apply_rules({e.contact_id for e in events})
     return events
 
 

@@ -19,6 +19,7 @@ from nurture.contacts.access import survivor_id, visible_contacts
 from nurture.contacts.filters import ContactFilter
 from nurture.contacts.leads import FieldError, InvalidLead, parse_lead
 from nurture.contacts.models import Contact
+from nurture.lifecycle.actions import StageError
 from nurture.lifecycle.models import Stage, StageChange
 
 router = Router(tags=["contacts"])
@@ -218,7 +219,10 @@ def change_stage(request: HttpRequest, contact_id: int, payload: StageIn) -> Con
     stage = Stage.objects.filter(key=payload.stage, stage_set__is_active=True).first()
     if stage is None:
         raise InvalidLead([FieldError("stage", "unknown", "no such stage in the active stage set")])
-    actions.change_stage(
-        contact, to_stage=stage, cause=StageChange.Cause.API, actor=acting_user(request), reason=payload.reason
-    )
+    try:
+        actions.change_stage(
+            contact, to_stage=stage, cause=StageChange.Cause.API, actor=acting_user(request), reason=payload.reason
+        )
+    except StageError as exc:
+        raise InvalidLead([FieldError(exc.field, "forbidden", exc.message)]) from None
     return ContactOut.build(_get(request, contact_id))

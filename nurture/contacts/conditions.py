@@ -59,6 +59,9 @@ CONTACT_FIELDS: dict[str, Field] = {
     "created_at": Field("created_at", "date", _("Created")),
     "last_activity_at": Field("last_activity_at", "date", _("Last activity")),
     "birth_date": Field("birth_date", "date", _("Birth date")),
+    "confirmed": Field("", "checklist", _("Confirmed checklist items")),
+    "bant_complete": Field("bant", "framework", _("BANT complete")),
+    "champ_complete": Field("champ", "framework", _("CHAMP complete")),
 }
 EVENT_FIELDS: dict[str, Field] = {
     "type": Field("type", "text", _("Event type")),
@@ -71,6 +74,8 @@ OPS_BY_KIND = {
     "number": ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in"),
     "date": ("before", "after", "within_days", "more_than_days_ago", "is_empty", "is_not_empty"),
     "tags": ("eq", "ne", "in", "not_in"),
+    "checklist": ("has", "lacks"),
+    "framework": ("eq",),
     "data": ("eq", "ne", "in", "not_in", "contains", "gt", "gte", "lt", "lte", "is_empty", "is_not_empty"),
 }
 MAX_DEPTH = 6
@@ -140,7 +145,7 @@ def _has_event(condition: Mapping[str, Any], where: str) -> Q:
     events = Event.objects.filter(contact_id=OuterRef("pk"), type=event_type)
     days = condition.get("within_days")
     if days is not None:
-        events = events.filter(at__gte=clock.now() - timedelta(days=_number(days, f"{where}within_days")))
+        events = events.filter(at__gte=clock.now() - timedelta(days=_number(days, where, "within_days")))
     if condition.get("where"):
         events = events.filter(event_q(condition["where"]))
     count = condition.get("min_count", 1)
@@ -163,6 +168,10 @@ def _leaf(spec: Field, condition: Mapping[str, Any], where: str) -> Q:
         return ~_leaf(spec, {**condition, "op": "is_empty"}, where)
     if spec.kind == "date":
         return _date_leaf(lookup, op, value, where)
+    if spec.kind in ("checklist", "framework"):
+        return _checklist_leaf(spec, op, value, where)
+    if spec.kind == "tags":
+        return _tags_leaf(op, value, where)
     if spec.kind == "domain":
         values = _list(value, where) if op in ("in", "not_in") else [_text(value, where)]
         q = Q()
@@ -186,6 +195,30 @@ def _leaf(spec: Field, condition: Mapping[str, Any], where: str) -> Q:
         return Q(**{f"{lookup}__{suffix}": text})
     suffix = {"eq": "", "contains": "__icontains", "gt": "__gt", "gte": "__gte", "lt": "__lt", "lte": "__lte"}[op]
     return Q(**{f"{lookup}{suffix}": convert(value, where)})
+
+
+def _tags_leaf(op: str, value: Any, where: str) -> Q:
+    """A subquery per condition, so that "has tag A and has tag B" can hold (one join could not)."""
+    from nurture.contacts.models import Contact
+
+    names = [_text(v, where) for v in _list(value, where)] if op in ("in", "not_in") else [_text(value, where)]
+    tagged = Contact.tags.through.objects.filter(contact_id=OuterRef("pk"), tag__name__in=names)
+    return ~Q(Exists(tagged)) if op in ("ne", "not_in") else Q(Exists(tagged))
+
+
+def _checklist_leaf(spec: Field, op: str, value: Any, where: str) -> Q:
+    from nurture.lifecycle.checklists import FRAMEWORKS, ITEMS, confirmed_q
+
+    if spec.kind == "framework":
+        if not isinstance(value, bool):
+            raise ConditionError(f"{where}value: expected true or false")
+        q = confirmed_q(FRAMEWORKS[spec.lookup][1])
+        return q if value else ~q
+    items = [value] if isinstance(value, str) else _list(value, where)
+    unknown = [i for i in items if i not in ITEMS]
+    if unknown or not items:
+        raise ConditionError(f"{where}value: expected checklist items among {', '.join(ITEMS)}")
+    return confirmed_q(items) if op == "has" else ~confirmed_q(items)
 
 
 def _date_leaf(lookup: str, op: str, value: Any, where: str) -> Q:
@@ -214,13 +247,13 @@ def _plain(value: Any, where: str) -> Any:
     return value
 
 
-def _number(value: Any, where: str) -> float:
+def _number(value: Any, where: str, key: str = "value") -> float:
     if isinstance(value, bool):
-        raise ConditionError(f"{where}value: expected a number")
+        raise ConditionError(f"{where}{key}: expected a number")
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ConditionError(f"{where}value: expected a number") from None
+        raise ConditionError(f"{where}{key}: expected a number") from None
 
 
 def _list(value: Any, where: str) -> list[Any]:

@@ -19,6 +19,8 @@ from nurture.contacts.leads import InvalidLead, parse_lead
 from nurture.contacts.models import Consent, Contact, Event
 from nurture.identity.actions import open_pairs
 from nurture.identity.models import Merge
+from nurture.lifecycle.actions import StageError
+from nurture.lifecycle.forms import checklist_form_for
 from nurture.lifecycle.models import StageChange
 
 INBOX_PAGE = 50
@@ -109,6 +111,7 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
             "duplicate_pairs": open_pairs().filter(Q(contact_a=contact) | Q(contact_b=contact)),
             "note_form": NoteForm(),
             "stage_form": StageForm(contact=contact),
+            "checklist_form": checklist_form_for(contact.pk),
         },
     )
 
@@ -152,14 +155,18 @@ def change_stage(request: HttpRequest, contact_id: int) -> HttpResponse:
     contact = _contact(request, contact_id)
     form = StageForm(request.POST, contact=contact)
     if form.is_valid():
-        actions.change_stage(
-            contact,
-            to_stage=form.stages[form.cleaned_data["stage"]],
-            cause=StageChange.Cause.USER,
-            actor=request.user,  # type: ignore[arg-type]
-            reason=form.cleaned_data["reason"],
-        )
-        messages.success(request, _("Stage changed."))
+        try:
+            actions.change_stage(
+                contact,
+                to_stage=form.stages[form.cleaned_data["stage"]],
+                cause=StageChange.Cause.USER,
+                actor=request.user,  # type: ignore[arg-type]
+                reason=form.cleaned_data["reason"],
+            )
+        except StageError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Stage changed."))
     else:
         messages.error(request, _("Choose a stage and give a reason."))
     return redirect("contacts:detail", contact_id=contact.pk)

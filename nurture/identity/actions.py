@@ -82,12 +82,14 @@ def _moveable_relations() -> list[tuple[type[Any], str]]:
     """(model, field name) of every one-to-many relation pointing at Contact that moves on merge.
 
     Found from the model registry, so deals, tasks, enrolments and score history added by later apps
-    move too without this code knowing them.
+    move too without this code knowing them. Rows unique per contact (checklists, list memberships) say
+    `stays_on_merge = True` and stay with the tombstone.
     """
     relations = []
     for rel in Contact._meta.related_objects:
         model = rel.related_model
-        if rel.one_to_many and model is not Contact and model not in NOT_MOVED:
+        stays = model in NOT_MOVED or getattr(model, "stays_on_merge", False)
+        if rel.one_to_many and model is not Contact and not stays:
             relations.append((model, rel.field.name))
     return relations
 

@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class LifecycleConfig(AppConfig):
     name = "nurture.lifecycle"
     label = "lifecycle"
+
+    def ready(self) -> None:
+        from nurture.lifecycle import jobs  # noqa: F401  (registers the rule jobs)

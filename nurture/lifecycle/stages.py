@@ -1,26 +1,37 @@
-"""Lookups of stages, cached per process: stages change rarely and are read on every capture."""
+"""Lookups of the active stage set's stages, cached per process and keyed by the active set.
+
+Every capture reads them. The key is one query on the tiny stage-set table, so a process whose cache
+predates a switch of stage set (made in another process) never files a lead under an inactive stage.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
 from nurture.lifecycle.actions import install_presets
-from nurture.lifecycle.models import Stage
+from nurture.lifecycle.models import Stage, StageSet
 from nurture.lifecycle.presets import ANONYMOUS_STAGE, ENTRY_STAGE
 
 
-@lru_cache(maxsize=1)
-def _active_stage_ids() -> dict[str, int]:
-    ids = dict(Stage.objects.filter(stage_set__is_active=True).values_list("key", "id"))
-    if not ids:
+def active_set_id() -> int:
+    found = StageSet.objects.filter(is_active=True).values_list("pk", flat=True).first()
+    if found is None:
         install_presets()
-        ids = dict(Stage.objects.filter(stage_set__is_active=True).values_list("key", "id"))
-    return ids
+        found = StageSet.objects.filter(is_active=True).values_list("pk", flat=True).get()
+    return found
+
+
+@lru_cache(maxsize=4)
+def _stage_ids(set_id: int) -> dict[str, int]:
+    return dict(Stage.objects.filter(stage_set_id=set_id).values_list("key", "id"))
+
+
+def _active_stage_ids() -> dict[str, int]:
+    return _stage_ids(active_set_id())
 
 
 def active_stages() -> list[Stage]:
-    _active_stage_ids()
-    return list(Stage.objects.filter(stage_set__is_active=True).order_by("position"))
+    return list(Stage.objects.filter(stage_set_id=active_set_id()).order_by("position"))
 
 
 def stage_id(key: str) -> int:
@@ -37,4 +48,4 @@ def entry_stage_id(*, anonymous: bool = False) -> int:
 
 
 def clear_cache() -> None:
-    _active_stage_ids.cache_clear()
+    _stage_ids.cache_clear()

@@ -1,4 +1,5 @@
-"""Points rules, scoring settings, a contact's score explained, and behaviour events, through the API."""
+"""Points rules, scoring settings, a contact's score explained, behaviour events, and predictive scoring
+(model versions, training, a contact's chance to buy), through the API."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from nurture.contacts.models import Contact, Identity
 from nurture.core.normalise.emails import normalize_email
 from nurture.core.normalise.errors import NormalisationError
 from nurture.core.normalise.phones import normalize_phone
-from nurture.scoring import actions
+from nurture.scoring import actions, prediction
 from nurture.scoring.actions import RuleError
-from nurture.scoring.models import PointsRule, RescoreRun, ScoreEntry
+from nurture.scoring.models import ModelVersion, PointsRule, RescoreRun, ScoreEntry, TrainingRun
 
 router = Router(tags=["scoring"])
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
@@ -281,3 +282,110 @@ def _identity_key(event: EventIn) -> tuple[str, str, str]:
 def get_rule(request: HttpRequest, rule_id: int) -> RuleOut:
     require_scope(request, ApiKey.Scope.CONTACTS_READ)
     return _rule_out(get_object_or_404(PointsRule, pk=rule_id))
+
+
+# --- predictive scoring ----------------------------------------------------------------------------
+
+
+class ModelOut(Schema):
+    id: int
+    trained_at: datetime
+    trained_by: str | None
+    examples: int
+    positives: int
+    metrics: dict[str, float] = Field(..., description="5-fold cross-validated auc, brier and top-decile lift")
+    features: dict[str, Any]
+    is_active: bool
+    notes: str
+
+
+class TrainingRunOut(Schema):
+    id: int
+    status: str
+    reason: str
+    error: str = Field(..., description="why the training failed, e.g. not enough history")
+    model_version: int | None
+    predicted: int
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class FactorOut(Schema):
+    column: str
+    value: str
+    delta: float = Field(..., description="percentage points of probability this value adds")
+    text: str = Field(..., description="the factor in plain words")
+
+
+class BestTimeOut(Schema):
+    weekday: int | None = Field(..., description="ISO weekday, 1 = Monday; null when no day stands out")
+    hours: str
+    start_hour: int
+    end_hour: int
+    basis: str = Field(..., description="lead, similar (same source and province) or all")
+
+
+class PredictionOut(Schema):
+    contact_id: int
+    probability: float | None
+    model_version: int | None
+    computed_at: datetime | None
+    factors: list[FactorOut]
+    fallback: bool = Field(..., description="no active model: rank by points_score instead")
+    decided: bool = Field(..., description="the contact's outcome (won or lost) is already known")
+    points_score: int
+    best_time: BestTimeOut | None
+
+
+def _model_out(v: ModelVersion) -> ModelOut:
+    return ModelOut(
+        id=v.pk, trained_at=v.trained_at, trained_by=v.trained_by.username if v.trained_by else None,
+        examples=v.examples, positives=v.positives, metrics=v.metrics, features=v.features, is_active=v.is_active,
+        notes=v.notes,
+    )  # fmt: skip
+
+
+def _run_out(run: TrainingRun) -> TrainingRunOut:
+    return TrainingRunOut(
+        id=run.pk, status=run.status, reason=run.reason, error=run.error, model_version=run.model_version_id,
+        predicted=run.processed, created_at=run.created_at, finished_at=run.finished_at,
+    )  # fmt: skip
+
+
+@router.get("/scoring/models", response=list[ModelOut], summary="Predictive model versions, newest first")
+def list_models(request: HttpRequest) -> list[ModelOut]:
+    require_scope(request, ApiKey.Scope.CONTACTS_READ)
+    return [_model_out(v) for v in ModelVersion.objects.select_related("trained_by")[:100]]
+
+
+@router.post("/scoring/models/train", response={202: TrainingRunOut}, summary="Train a new model in the background")
+def train_model(request: HttpRequest) -> Status[TrainingRunOut]:
+    """Training takes from seconds to minutes, so it runs as a job: poll `GET /scoring/models/runs/{id}`.
+
+    A run that fails for too little history has status `failed` and the reason in `error`; the active
+    model stays as it was.
+    """
+    require_scope(request, ApiKey.Scope.SCORING_WRITE)
+    return Status(202, _run_out(prediction.start_training(actor=acting_user(request), reason="API")))
+
+
+@router.get("/scoring/models/runs/{run_id}", response=TrainingRunOut, summary="How a training went")
+def get_training_run(request: HttpRequest, run_id: int) -> TrainingRunOut:
+    require_scope(request, ApiKey.Scope.CONTACTS_READ)
+    return _run_out(get_object_or_404(TrainingRun, pk=run_id))
+
+
+@router.get("/contacts/{contact_id}/prediction", response=PredictionOut, summary="A contact's chance to buy, and why")
+def contact_prediction(request: HttpRequest, contact_id: int) -> PredictionOut:
+    require_scope(request, ApiKey.Scope.CONTACTS_READ)
+    contact = get_object_or_404(visible_contacts(request.auth), pk=contact_id)  # type: ignore[attr-defined]
+    view = prediction.prediction_for(contact)
+    found, best = view.prediction, prediction.best_time_to_contact(contact)
+    return PredictionOut(
+        contact_id=contact.pk, probability=found.probability if found else None,
+        model_version=found.model_version_id if found else None, computed_at=found.computed_at if found else None,
+        factors=[FactorOut(**f, text=prediction.describe(f["column"], f["value"])) for f in found.factors]
+        if found else [],
+        fallback=view.fallback, decided=view.decided, points_score=contact.score,
+        best_time=BestTimeOut(**best.as_json()) if best else None,
+    )  # fmt: skip

@@ -1,8 +1,10 @@
-"""Points scoring: rules, the ledger of every point change, settings and re-scoring runs."""
+"""Points scoring (rules, the ledger, settings, re-scoring runs) and predictive scoring (models, predictions)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from nurture.contacts.models import Contact, Event
@@ -94,3 +96,73 @@ class RescoreRun(BackgroundRun):
 
     def __str__(self) -> str:
         return f"rescore #{self.pk} {self.status}"
+
+
+# --- predictive scoring (nurture.scoring.prediction) -----------------------------------------------
+
+
+class ModelVersion(models.Model):
+    """One trained conversion model: its cross-validated figures, what it was trained on, its file.
+
+    At most one version is active (a partial unique constraint, so two trainings finishing together cannot
+    both win); predictions are made with the active one.
+    """
+
+    trained_at = models.DateTimeField(_("trained"))
+    trained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    examples = models.PositiveIntegerField(_("past leads"), default=0)
+    positives = models.PositiveIntegerField(_("conversions"), default=0)
+    # Out-of-fold ROC AUC, Brier score and top-decile lift from 5-fold cross-validation.
+    metrics = models.JSONField(default=dict, blank=True)
+    # training.FeatureSpec as JSON: the columns (name, kind), event types and custom fields the model reads.
+    features = models.JSONField(default=dict, blank=True)
+    # The file name in settings.NURTURE_MODELS_DIR, so the directory can be moved with its models.
+    artefact = models.CharField(max_length=300, blank=True)
+    is_active = models.BooleanField(_("active"), default=False)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-trained_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_model")
+        ]
+
+    def __str__(self) -> str:
+        return f"model #{self.pk}"
+
+
+class Prediction(models.Model):
+    """The active model's chance that an open contact converts, and the factors behind it."""
+
+    contact = models.OneToOneField(Contact, on_delete=models.CASCADE, related_name="prediction")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
+    probability = models.FloatField()
+    # [{"column", "value", "delta"}]: delta in percentage points of probability (predict.explain).
+    factors = models.JSONField(default=list, blank=True)
+    computed_at = models.DateTimeField()
+
+    # Computed from the contact's own history: after a merge the survivor's is recomputed, not moved.
+    stays_on_merge = True
+
+    class Meta:
+        indexes = [models.Index(fields=["-probability"], name="prediction_probability")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}: {self.probability:.0%}"
+
+
+class TrainingRun(BackgroundRun):
+    """A training started from the models page, the API or the daily job (the page polls it)."""
+
+    reason = models.CharField(max_length=200, blank=True)
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+
+    class Meta(BackgroundRun.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"training #{self.pk} {self.status}"

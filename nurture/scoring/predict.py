@@ -15,19 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import joblib
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import brier_score_loss, roc_auc_score
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
+
+# scikit-learn and joblib are imported where they are used: the web app, the worker and every CLI verb load
+# this module at start-up (through the scoring views and jobs), and importing scikit-learn takes a second.
 
 Value = str | float | None
 Row = dict[str, Value]
 Kind = Literal["numeric", "categorical"]
+Factor = tuple[str, str, float]  # column, its value as text, percentage points it adds
 
 MIN_EXAMPLES = 200
 MIN_POSITIVES = 20
@@ -130,6 +126,12 @@ def build_model(columns: Sequence[Column], n_examples: int = 10_000, seed: int =
     feature set and hurt the other, so the boosting stands alone. Small trees, column subsampling and L2 keep it
     from memorising small CRM tables; early stopping picks the number of trees.
     """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
+
     if not columns:
         raise ValueError("no feature columns to learn from")
     n_cat = sum(c.kind == "categorical" for c in columns)
@@ -239,28 +241,44 @@ def _display(value: Value) -> str:
     return str(value).strip()
 
 
-def explain(model: TrainedModel, row: Row, top: int = 3) -> list[tuple[str, str, float]]:
+def explain(model: TrainedModel, row: Row, top: int = 3) -> list[Factor]:
     """Top factors as (column, value, percentage points the value adds over the column's typical value).
 
     Occlusion: one batch holds the row itself plus one copy per column with that column set to its typical
     value, so a single predict_proba call prices every factor.
     """
-    variants: list[Row] = [row]
-    for col in model.columns:
-        variants.append({**row, col.name: model.typical[col.name]})
+    return explain_many(model, [row], top)[0][1]
+
+
+def explain_many(model: TrainedModel, rows: Sequence[Row], top: int = 3) -> list[tuple[float, list[Factor]]]:
+    """(probability, top factors) of each row, as `explain` gives them, priced in ONE predict_proba call.
+
+    Scoring a whole contact book row by row would pay the pipeline's fixed cost per contact; a batch of a few
+    hundred rows pays it once.
+    """
+    width = len(model.columns) + 1
+    variants: list[Row] = []
+    for row in rows:
+        variants.append(row)
+        variants.extend({**row, col.name: model.typical[col.name]} for col in model.columns)
     probabilities = model.predict_proba(variants)
-    base = probabilities[0]
-    effects = [
-        (col.name, _display(row.get(col.name)), round(100.0 * (base - p), 2))
-        for col, p in zip(model.columns, probabilities[1:], strict=True)
-    ]
-    effects = [e for e in effects if e[2] != 0.0]
-    effects.sort(key=lambda e: abs(e[2]), reverse=True)
-    return effects[:top]
+    out = []
+    for i, row in enumerate(rows):
+        base, occluded = probabilities[i * width], probabilities[i * width + 1 : (i + 1) * width]
+        effects = [
+            (col.name, _display(row.get(col.name)), round(100.0 * (base - p), 2))
+            for col, p in zip(model.columns, occluded, strict=True)
+        ]
+        effects = [e for e in effects if e[2] != 0.0]
+        effects.sort(key=lambda e: abs(e[2]), reverse=True)
+        out.append((base, effects[:top]))
+    return out
 
 
 def scores(labels: Sequence[int], probabilities: Sequence[float]) -> dict[str, float]:
     """ROC AUC, Brier score and top-decile lift (conversion rate in the top 10% of scores / overall rate)."""
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
     y = np.asarray(labels, dtype=int)
     p = np.asarray(probabilities, dtype=float)
     # Stable sort on the negated scores: ties keep input order, so the figure does not depend on sort quirks.
@@ -277,6 +295,8 @@ def cross_validate(
     rows: Sequence[Row], labels: Sequence[int], columns: Sequence[Column], folds: int = 5, seed: int = 0
 ) -> dict[str, float]:
     """Stratified k-fold, out-of-fold predictions for every row, scored together (not averaged per fold)."""
+    from sklearn.model_selection import StratifiedKFold
+
     y = np.asarray([1 if v else 0 for v in labels], dtype=int)
     if len(y) != len(rows):
         raise ValueError(f"{len(rows)} rows but {len(y)} labels")
@@ -291,10 +311,14 @@ def cross_validate(
 
 
 def save(model: TrainedModel, path: str | Path) -> None:
+    import joblib
+
     joblib.dump(model, path, compress=3)
 
 
 def load(path: str | Path) -> TrainedModel:
+    import joblib
+
     model = joblib.load(path)
     if not isinstance(model, TrainedModel):
         raise TypeError(f"{path} holds a {type(model).__name__}, not a TrainedModel")
@@ -305,12 +329,14 @@ __all__ = [
     "MIN_EXAMPLES",
     "MIN_POSITIVES",
     "Column",
+    "Factor",
     "NotEnoughHistory",
     "Table",
     "TrainedModel",
     "build_model",
     "cross_validate",
     "explain",
+    "explain_many",
     "infer_columns",
     "load",
     "save",

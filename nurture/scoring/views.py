@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -11,11 +12,12 @@ from django.views.decorators.http import require_POST
 from nurture.accounts.permissions import require_configure
 from nurture.contacts.access import visible_contacts
 from nurture.contacts.conditions import CONTACT_FIELDS
-from nurture.scoring import actions
+from nurture.scoring import actions, prediction
 from nurture.scoring.forms import RuleForm, ScoringSettingsForm
-from nurture.scoring.models import PointsRule, RescoreRun, ScoreEntry
+from nurture.scoring.models import ModelVersion, PointsRule, RescoreRun, ScoreEntry, TrainingRun
 
 LEDGER_PAGE = 50
+MODELS_SHOWN = 50
 
 
 @login_required
@@ -75,3 +77,30 @@ def contact_score(request: HttpRequest, contact_id: int) -> HttpResponse:
         "contact": contact, "contributions": actions.explain(contact), "page": page,
         "config": actions.scoring_settings(),
     })  # fmt: skip
+
+
+@login_required
+def models(request: HttpRequest) -> HttpResponse:
+    """Predictive scoring: the trained versions with their figures, and the latest training runs."""
+    require_configure(request)
+    return render(request, "scoring/models.html", {
+        "versions": ModelVersion.objects.select_related("trained_by")[:MODELS_SHOWN],
+        "runs": TrainingRun.objects.select_related("model_version", "actor")[:5],
+        "fallback_text": prediction.fallback_text(), "lost_after_days": settings.NURTURE_SCORING_LOST_AFTER_DAYS,
+    })  # fmt: skip
+
+
+@login_required
+@require_POST
+def train(request: HttpRequest) -> HttpResponse:
+    require_configure(request)
+    prediction.start_training(actor=request.user, reason="models page")  # type: ignore[arg-type]
+    messages.success(request, _("Training started in the background; its result appears below."))
+    return redirect("scoring:models")
+
+
+@login_required
+def training_run(request: HttpRequest, run_id: int) -> HttpResponse:
+    require_configure(request)
+    run = get_object_or_404(TrainingRun.objects.select_related("model_version"), pk=run_id)
+    return render(request, "scoring/_training_run.html", {"run": run})

@@ -39,3 +39,22 @@ def test_event_conditions_count_recent_events_and_move_last_activity() -> None:
 def test_unknown_fields_are_named() -> None:
     with pytest.raises(ConditionError, match=r"any\[1\]\.field: unknown field 'shoe_size'"):
         contact_q({"any": [{"field": "province", "op": "eq", "value": "Huế"}, {"field": "shoe_size", "op": "eq"}]})
+
+
+def test_several_tag_conditions_can_hold_together() -> None:
+    leads = [parse_lead({"full_name": f"Khách {i}", "phone": f"091234570{i}", "tags": tags})
+             for i, tags in enumerate([["vip", "ielts"], ["vip"], []])]  # fmt: skip
+    both, vip, none = (r.contact_id for r in capture_leads(leads, event_type=Event.Type.API_CAPTURED))
+
+    def matching(condition: dict[str, object]) -> set[int]:
+        return set(Contact.objects.filter(contact_q(condition)).values_list("pk", flat=True))
+
+    assert matching({"all": [{"field": "tag", "op": "eq", "value": "vip"},
+                             {"field": "tag", "op": "eq", "value": "ielts"}]}) == {both}  # fmt: skip
+    assert matching({"field": "tag", "op": "in", "value": ["vip", "ielts"]}) == {both, vip}
+    assert matching({"field": "tag", "op": "ne", "value": "vip"}) == {none}
+
+
+def test_a_bad_window_names_its_key() -> None:
+    with pytest.raises(ConditionError, match=r"^all\[0\]\.within_days: expected a number"):
+        contact_q({"all": [{"event": "webinar_attended", "within_days": "soon"}]})

@@ -17,7 +17,8 @@ from nurture.contacts.leads import LeadInput, parse_lead
 from nurture.contacts.models import Contact, Event
 from nurture.core import clock
 from nurture.core.normalise import fold
-from nurture.lifecycle.actions import install_presets
+from nurture.lifecycle.actions import install_presets, set_checklist
+from nurture.lifecycle.actions import install_starter_rules as install_transition_rules
 from nurture.lifecycle.models import Stage, StageChange
 from nurture.scoring.actions import install_starter_rules
 
@@ -37,8 +38,11 @@ ENGAGEMENT = [
     ("page_viewed", {"url": "https://saomai.edu.vn/bang-gia"}), ("page_viewed", {"url": "https://saomai.edu.vn/blog"}),
     ("page_viewed", {"url": "https://saomai.edu.vn/khoa-hoc/ielts"}), ("email_opened", {"campaign": "tet-2026"}),
     ("email_opened", {"campaign": "newsletter"}), ("webinar_attended", {"topic": "IELTS 7.0"}),
-    ("unsubscribed", {"channel": "email"}),
+    ("unsubscribed", {"channel": "email"}), ("quote_requested", {"course": "IELTS 6.5"}),
 ]  # fmt: skip
+DEMO_BANT = {"budget": ("15–20 triệu", True), "authority": ("Phụ huynh quyết định", True),
+             "need": ("IELTS 6.5 trong 6 tháng", True)}  # fmt: skip
+LOST_REASONS = ["Chọn trung tâm khác", "Học phí cao", "Chưa có nhu cầu", "Không liên lạc được"]
 DEMO_PASSWORD = "nurture-demo"
 BATCH = 1000
 
@@ -64,6 +68,7 @@ class Command(BaseCommand):
         contact_ids = self._contacts(rng, options["contacts"])
         self._owners(rng, contact_ids, reps_by_province)
         self._funnel(rng, contact_ids)
+        install_transition_rules()  # from here on, engagement moves leads along (engagement ≥ 50 → MQL)
         self._engagement(rng, contact_ids)
         self.stdout.write(
             self.style.SUCCESS(
@@ -217,9 +222,16 @@ class Command(BaseCommand):
                 if roll >= share:
                     break
                 at = min(now, at + timedelta(days=rng.uniform(1, 12)))
+                if key == "sql":  # sales qualify before the hand-over: the stage needs BANT
+                    set_checklist(contact, DEMO_BANT, actor=contact.owner)
                 change_stage(
                     contact, to_stage=stages[key], cause=StageChange.Cause.USER, actor=contact.owner, at=at,
                     reason=rng.choice(["", "Đã tư vấn", "Đã dự webinar", "Đã đóng học phí"]),
                 )  # fmt: skip
+            qualified_not_won = FUNNEL[3][1] <= roll < FUNNEL[0][1]
+            if qualified_not_won and rng.random() < 0.3:
+                at = min(now, at + timedelta(days=rng.uniform(3, 20)))
+                change_stage(contact, to_stage=stages["lost"], cause=StageChange.Cause.USER, actor=contact.owner,
+                             at=at, reason=rng.choice(LOST_REASONS))  # fmt: skip
             if rng.random() < 0.08:
                 add_note(contact, body=rng.choice(NOTES), author=contact.owner, at=min(now, at + timedelta(hours=2)))

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from nurture.core.jobs import daily, job_handler
+from nurture.core.models import Job
+from nurture.segments import actions
+from nurture.segments.models import Segment
+
+
+@job_handler("segments.refresh")
+def run_refresh(job: Job) -> None:
+    segment = Segment.objects.filter(pk=job.payload["segment_id"]).first()
+    if segment is not None:  # deleted since: nothing to do
+        actions.refresh(segment)
+
+
+# After scoring's nightly decay (02:00), so conditions on score and band see today's values. Conditions with
+# `within_days` move with time alone: this refresh records those entries and exits at most a day late.
+@daily("segments.refresh_all", hour=3)
+def run_refresh_all(job: Job) -> None:
+    failed = [r for r in actions.refresh_all() if r.error]
+    if failed:
+        # The others are refreshed; a retry redoes them harmlessly (a refresh records only changes).
+        raise RuntimeError("; ".join(f"segment {r.segment_id}: {r.error}" for r in failed))
