@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,6 +14,7 @@ from django.db.models.functions import Greatest
 from nurture.accounts.models import User
 from nurture.contacts.leads import LeadInput
 from nurture.contacts.models import Company, Consent, Contact, Event, Identity, Note, Tag
+from nurture.contacts.signals import contacts_changed
 from nurture.core import clock
 from nurture.core.normalise import fold, split_name
 from nurture.identity.candidates import candidates, current_config, lead_record, lock_keys, refresh_keys
@@ -305,8 +306,16 @@ def _capture(
     )
     refresh_keys(new_ids | set(changed) | {i.contact_id for i in identities})
     score_new_events(events)
-    apply_rules({e.contact_id for e in events})
+    after_change({e.contact_id for e in events})
     return [r for r in results if r is not None]
+
+
+def after_change(contact_ids: Iterable[int]) -> None:
+    """Inside the transaction that changed these contacts (scores already updated): lifecycle rules move
+    them, and listeners (segments) hear about it."""
+    ids = sorted(set(contact_ids))
+    apply_rules(ids)
+    contacts_changed.send(Contact, contact_ids=ids)
 
 
 def _exact_target(
@@ -488,6 +497,7 @@ def change_stage(
             stage=to_stage, updated_at=clock.now(), last_activity_at=_latest(now)
         )
         sync_attributes([contact.pk])
+        contacts_changed.send(Contact, contact_ids=[contact.pk])
     contact.stage = to_stage
     return change
 
@@ -535,7 +545,7 @@ def update_contact(contact: Contact, *, changes: dict[str, Any], actor: User | N
         )  # fmt: skip
         refresh_keys([locked.pk])
         sync_attributes([locked.pk])
-        apply_rules([locked.pk])
+        after_change([locked.pk])
     return sorted(diff)
 
 
@@ -565,7 +575,7 @@ def record_events(items: Sequence[EventInput], *, actor: User | None = None) -> 
             last_activity_at=Greatest("last_activity_at", Subquery(newest.values("at")[:1]))
         )
         score_new_events(events)
-        apply_rules({e.contact_id for e in events})
+        after_change({e.contact_id for e in events})
     return events
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from nurture.accounts.models import User
 from nurture.contacts.conditions import ConditionError, contact_q
 from nurture.contacts.models import Contact, Event
+from nurture.contacts.signals import contacts_changed
 from nurture.core import clock
 from nurture.core.jobs import enqueue_on_commit
 from nurture.lifecycle.checklists import ITEMS, confirmed_q
@@ -132,9 +133,13 @@ def move_many(
     actor: User | None = None,
     reason: str = "",
     timeline: bool = True,
+    notify: bool = True,
     at: datetime | None = None,
 ) -> int:
-    """Move contacts to a stage set-based: history rows, timeline events, the stage, the fit scores."""
+    """Move contacts to a stage set-based: history rows, timeline events, the stage, the fit scores.
+
+    `notify=False` when the caller tells listeners itself (contacts.actions.after_change).
+    """
     from nurture.scoring.actions import sync_attributes
 
     if not moves:
@@ -163,6 +168,8 @@ def move_many(
                 )  # fmt: skip
             Contact.objects.filter(pk__in=ids).update(stage=to_stage, updated_at=clock.now())
             sync_attributes(ids)
+            if notify:
+                contacts_changed.send(Contact, contact_ids=ids)
     return len(moves)
 
 
@@ -246,7 +253,8 @@ def apply_rules(contact_ids: Iterable[int] | None = None, *, at: datetime | None
             rows = live.filter(_rule_q(rule, stages)).exclude(pk__in=moved_now).values_list("pk", "stage_id")
             moves = [Move(pk, stage) for pk, stage in rows]
             reason = _("Rule: %(name)s") % {"name": rule.name}
-            move_many(moves, stages[rule.to_stage_id], cause=StageChange.Cause.RULE, rule=rule, reason=reason, at=at)
+            move_many(moves, stages[rule.to_stage_id], cause=StageChange.Cause.RULE, rule=rule, reason=reason,
+                      notify=ids is None, at=at)  # fmt: skip
             moved_now.update(m.contact_id for m in moves)
         if not moved_now:
             break
@@ -401,4 +409,5 @@ def set_checklist(
                 data={"checklist": {r.item: {"value": r.value, "confirmed": r.confirmed} for r in changed}},
             )  # fmt: skip
             apply_rules([contact.pk])
+            contacts_changed.send(Contact, contact_ids=[contact.pk])
     return changed

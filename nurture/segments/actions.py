@@ -169,8 +169,10 @@ class Refresh:
     error: str = ""
 
 
-def refresh(segment: Segment, *, actor: User | None = None) -> Refresh:
+def refresh(segment: Segment, *, actor: User | None = None, contact_ids: Sequence[int] | None = None) -> Refresh:
     """Bring a dynamic segment's stored membership in line with its condition, recording who entered and left.
+
+    With `contact_ids`, only those contacts are looked at (the refresh right after they changed).
 
     Set-based: one query finds the matching contacts without a row, one the rows whose contact no longer
     matches; only those changes come back to Python. The segment row is locked (and read afresh: the condition
@@ -185,6 +187,9 @@ def refresh(segment: Segment, *, actor: User | None = None) -> Refresh:
         now = clock.now()
         matching = members(locked, live_contacts())
         stored = SegmentMember.objects.filter(segment=locked)
+        if contact_ids is not None:
+            matching = matching.filter(pk__in=contact_ids)
+            stored = stored.filter(contact_id__in=contact_ids)
         new = matching.filter(~Exists(stored.filter(contact_id=OuterRef("pk"))))
         entered = list(new.order_by("pk").values_list("pk", flat=True))
         gone = stored.exclude(contact_id__in=matching.values("pk"))
@@ -194,7 +199,7 @@ def refresh(segment: Segment, *, actor: User | None = None) -> Refresh:
             stored.filter(contact_id__in=chunk).delete()
         _record(locked, entered, Event.Type.SEGMENT_ENTERED, now, actor)
         _record(locked, left, Event.Type.SEGMENT_LEFT, now, actor)
-        total = stored.count()
+        total = SegmentMember.objects.filter(segment=locked).count()
         Segment.objects.filter(pk=locked.pk).update(member_count=total, refreshed_at=now)
     segment.member_count, segment.refreshed_at = total, now
     return Refresh(locked.pk, locked.name, entered=len(entered), left=len(left), members=total)
@@ -214,6 +219,20 @@ def refresh_all() -> list[Refresh]:
             log.exception("refreshing segment %s failed", segment.pk)
             results.append(Refresh(segment.pk, segment.name, error=f"{type(exc).__name__}: {exc}"))
     return results
+
+
+def refresh_contacts(contact_ids: Sequence[int]) -> int:
+    """Re-check these contacts against every dynamic segment (they were just captured or changed).
+
+    Returns how many entered or left. Runs as a job shortly after the change, so "entered segment" can start
+    a journey within seconds rather than at the nightly refresh.
+    """
+    changed = 0
+    for chunk in _chunks(sorted(set(contact_ids))):
+        for segment in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).order_by("pk"):
+            result = refresh(segment, contact_ids=chunk)
+            changed += result.entered + result.left
+    return changed
 
 
 def add_to_list(segment: Segment, contact_ids: Iterable[int], *, actor: User | None) -> list[int]:

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from nurture.core.jobs import daily, job_handler
+from collections.abc import Iterable
+
+from django.dispatch import receiver
+
+from nurture.contacts.signals import contacts_changed
+from nurture.core.jobs import daily, enqueue_on_commit, job_handler
 from nurture.core.models import Job
 from nurture.segments import actions
 from nurture.segments.models import Segment
@@ -11,6 +16,18 @@ def run_refresh(job: Job) -> None:
     segment = Segment.objects.filter(pk=job.payload["segment_id"]).first()
     if segment is not None:  # deleted since: nothing to do
         actions.refresh(segment)
+
+
+@job_handler("segments.refresh_contacts")
+def run_refresh_contacts(job: Job) -> None:
+    actions.refresh_contacts(job.payload["contact_ids"])
+
+
+@receiver(contacts_changed)
+def queue_refresh(sender: object, contact_ids: Iterable[int], **kwargs: object) -> None:
+    """Contacts were captured or changed: check them against the dynamic segments soon after (a durable job)."""
+    if Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exists():
+        enqueue_on_commit("segments.refresh_contacts", {"contact_ids": sorted(set(contact_ids))})
 
 
 # After scoring's nightly decay (02:00), so conditions on score and band see today's values. Conditions with

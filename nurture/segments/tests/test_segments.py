@@ -11,13 +11,14 @@ from django.test.utils import CaptureQueriesContext
 
 from nurture.accounts.models import User
 from nurture.contacts.access import visible_contacts
-from nurture.contacts.actions import EventInput, record_events
+from nurture.contacts.actions import EventInput, change_stage, record_events
 from nurture.contacts.models import Contact, Event, Tag
 from nurture.core import clock, jobs
 from nurture.core.jobs import enqueue_on_commit, process_due_jobs
 from nurture.core.models import Job
 from nurture.identity.actions import merge_contacts
 from nurture.lifecycle import stages
+from nurture.lifecycle.models import Stage, StageChange
 from nurture.segments import actions
 from nurture.segments.actions import SegmentError
 from nurture.segments.models import Segment, SegmentMember
@@ -256,3 +257,24 @@ def test_merging_two_members_of_a_list_keeps_the_survivor_once(admin_user: User)
     assert list(actions.members(vip, actions.live_contacts()).values_list("pk", flat=True)) == [a.pk]
     vip.refresh_from_db()
     assert vip.member_count == 1
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_changed_contact_enters_and_leaves_within_the_next_worker_run() -> None:
+    # Given a refreshed segment and a lead who is not in it
+    segment = dynamic(WEBINAR_NOT_CUSTOMER)
+    process_due_jobs()
+    lead = capture(full_name="Phạm Thu Hà", phone="0987000111")
+    process_due_jobs()
+    assert segment_events() == []
+    # When the lead attends the webinar, then the next worker run (not the nightly refresh) records the entry
+    webinar(lead, days_ago=0)
+    assert Job.objects.filter(kind="segments.refresh_contacts", status="queued").exists()
+    process_due_jobs()
+    assert segment_events() == [(lead.pk, "segment_entered", {"segment": segment.pk, "name": segment.name})]
+    # And becoming a customer takes them out the same way
+    customer = Stage.objects.get(stage_set__is_active=True, key="customer")
+    change_stage(lead, to_stage=customer, cause=StageChange.Cause.USER, reason="paid")
+    process_due_jobs()
+    assert [t for _c, t, _d in segment_events()] == ["segment_entered", "segment_left"]
+    assert Segment.objects.get(pk=segment.pk).member_count == 0
