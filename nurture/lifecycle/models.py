@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import get_language
@@ -100,6 +102,10 @@ class TransitionRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def conditions_json(self) -> str:
+        return json.dumps(self.conditions, ensure_ascii=False)
 
 
 class ChecklistItem(models.Model):
