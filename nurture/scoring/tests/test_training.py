@@ -199,8 +199,10 @@ def test_not_enough_history_keeps_the_active_model_and_the_cli_fails(
     with pytest.raises(NotEnoughHistory, match="need at least 200 past leads with 20 conversions"):
         prediction.train_model()
     monkeypatch.setattr(sys, "argv", ["nurture", "train-scoring"])
-    # The command closes every connection when it ends; the test's transaction must outlive it.
+    # The command closes every connection when it ends and would set Django up again (logging to this test's
+    # captured stderr): the test's transaction must outlive it, and later tests keep their logging.
     monkeypatch.setattr("django.core.management.base.connections.close_all", lambda: None)
+    monkeypatch.setattr("django.setup", lambda *args, **kwargs: None)
     with pytest.raises(SystemExit) as exit_:
         cli.main()
     job = enqueue_on_commit("scoring.retrain", {"day": "2026-06-01"})
@@ -328,6 +330,7 @@ def test_models_page_trains_in_the_background_and_shows_why_it_could_not(
     # When an admin presses "Train now" and the worker runs the job
     listing = admin_client.get("/scoring/models/", headers=EN).content.decode()
     response = admin_client.post("/scoring/models/train", headers=EN)
+    admin_client.post("/scoring/models/train", headers=EN)  # a double click
     run = TrainingRun.objects.get()
     assert Job.objects.filter(kind="scoring.train", payload={"run_id": run.pk}).count() == 1
     process_due_jobs()
