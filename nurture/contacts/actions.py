@@ -10,11 +10,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Greatest
+from django.utils.translation import gettext_lazy as _lazy
 
 from nurture.accounts.models import User
 from nurture.contacts.leads import LeadInput
 from nurture.contacts.models import Company, Consent, Contact, Event, Identity, Note, Tag
-from nurture.contacts.signals import contacts_changed
+from nurture.contacts.signals import activity_logged, contacts_changed, contacts_created, stage_entered
 from nurture.core import clock
 from nurture.core.normalise import fold, split_name
 from nurture.identity.candidates import candidates, current_config, lead_record, lock_keys, refresh_keys
@@ -307,6 +308,8 @@ def _capture(
     refresh_keys(new_ids | set(changed) | {i.contact_id for i in identities})
     score_new_events(events)
     after_change({e.contact_id for e in events})
+    if new_ids:
+        contacts_created.send(Contact, contact_ids=sorted(new_ids))  # routing assigns them here
     return [r for r in results if r is not None]
 
 
@@ -460,7 +463,36 @@ def add_note(contact: Contact, *, body: str, author: User | None, at: datetime |
             contact=contact, type=Event.Type.NOTE_ADDED, at=now, data={"note_id": note.pk, "body": body}, actor=author
         )
         Contact.objects.filter(pk=contact.pk).update(last_activity_at=_latest(now), updated_at=clock.now())
+        activity_logged.send(Contact, contact_id=contact.pk, actor=author, at=now)
     return note
+
+
+ACTIVITIES = {
+    "call": Event.Type.CALL_LOGGED,
+    "message": Event.Type.MESSAGE_LOGGED,
+    "meeting": Event.Type.MEETING_LOGGED,
+}
+OUTCOMES = {
+    "reached": _lazy("Reached"), "no_answer": _lazy("No answer"), "busy": _lazy("Busy, call back"),
+    "wrong_number": _lazy("Wrong number"), "sent": _lazy("Sent"), "held": _lazy("Held"),
+}  # fmt: skip
+OUTCOMES_OF = {"call": ("reached", "no_answer", "busy", "wrong_number"), "message": ("sent",), "meeting": ("held",)}
+
+
+def log_activity(contact: Contact, *, kind: str, outcome: str, body: str = "", actor: User | None) -> Event:
+    """Log a call, message or meeting on the timeline; the owner's first one stops the response clock."""
+    if kind not in ACTIVITIES:
+        raise ValueError(f"unknown activity {kind!r}")
+    if outcome not in OUTCOMES_OF[kind]:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    now = clock.now()
+    with transaction.atomic():
+        event = Event.objects.create(
+            contact=contact, type=ACTIVITIES[kind], at=now, actor=actor, data={"outcome": outcome, "body": body.strip()}
+        )
+        Contact.objects.filter(pk=contact.pk).update(last_activity_at=_latest(now), updated_at=now)
+        activity_logged.send(Contact, contact_id=contact.pk, actor=actor, at=now)
+    return event
 
 
 def change_stage(
@@ -498,6 +530,7 @@ def change_stage(
         )
         sync_attributes([contact.pk])
         contacts_changed.send(Contact, contact_ids=[contact.pk])
+        stage_entered.send(Contact, contact_ids=[contact.pk], stage=to_stage)
     contact.stage = to_stage
     return change
 

@@ -186,6 +186,8 @@ class Event(models.Model):
         PAGE_VIEWED = "page_viewed", _("Page viewed")
         EMAIL_OPENED = "email_opened", _("Email opened")
         CALL_LOGGED = "call_logged", _("Call logged")
+        MESSAGE_LOGGED = "message_logged", _("Message logged")
+        MEETING_LOGGED = "meeting_logged", _("Meeting logged")
         SEGMENT_ENTERED = "segment_entered", _("Entered segment")
         SEGMENT_LEFT = "segment_left", _("Left segment")
 

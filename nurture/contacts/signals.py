@@ -1,8 +1,17 @@
-"""Signals other apps listen to, so contacts need not know them (segments re-check changed contacts)."""
+"""Signals other apps listen to, so contacts need not know them (segments, routing).
+
+All are sent inside the transaction that made the change, so a listener's writes commit or roll back with it.
+"""
 
 from __future__ import annotations
 
 from django.dispatch import Signal
 
-# Sent inside the transaction that captured or changed contacts; `contact_ids` says which.
+# Contacts were captured or changed; `contact_ids` says which.
 contacts_changed = Signal()
+# New contacts were created by a capture (form, API, import, manual entry); `contact_ids`.
+contacts_created = Signal()
+# Contacts entered a lifecycle stage; `contact_ids`, `stage`.
+stage_entered = Signal()
+# Someone logged a call, message, meeting or note on a contact; `contact_id`, `actor`, `at`.
+activity_logged = Signal()

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from nurture.accounts.models import User
 from nurture.contacts.conditions import ConditionError, contact_q
 from nurture.contacts.models import Contact, Event
-from nurture.contacts.signals import contacts_changed
+from nurture.contacts.signals import contacts_changed, stage_entered
 from nurture.core import clock
 from nurture.core.jobs import enqueue_on_commit
 from nurture.lifecycle.checklists import ITEMS, confirmed_q
@@ -170,6 +170,8 @@ def move_many(
             sync_attributes(ids)
             if notify:
                 contacts_changed.send(Contact, contact_ids=ids)
+            if cause != StageChange.Cause.SWITCH:  # re-filing under a new set is not reaching a stage
+                stage_entered.send(Contact, contact_ids=ids, stage=to_stage)
     return len(moves)
 
 

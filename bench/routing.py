@@ -1,0 +1,192 @@
+"""Speed-to-lead benchmark: lead API → assignment committed and notice job stored, then SLA timer lag.
+
+Run: .venv/bin/python bench/routing.py   (SQLite; set DATABASE_URL=postgres://... for PostgreSQL)
+
+1. A fresh server (gunicorn, as in bench/ingest.py) with 30 reps in 3 teams, 20 assignment rules (19 on province
+   and source, one catch-all, the three strategies) and an SLA policy (first response in 2 minutes, a reminder
+   1 minute before, reclaim after 3). Leads are sent at a steady 100 per second for 60 seconds from 8
+   clients; each request returns once its lead is assigned and the notice job stored (same transaction).
+   Every lead is then checked to have its owner, assignment and notice job.
+2. 100,000 pending SLA timers: the load above left ~18,000 real ones (three per lead); synthetic ones due in the
+   coming days make up the rest. A worker runs for --worker-seconds; timer_lag_p99_s is the 99th percentile of
+   (finished - due) over the real timers that fell due while it ran.
+
+Prints progress, then ONE JSON line: p50_ms, p99_ms, leads_per_s, timer_lag_p99_s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from ingest import PYTHON, ROOT, free_port, leads, manage, post, prepare_env, wait_until_up
+
+PROVINCES = ["Hà Nội", "Hồ Chí Minh", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "Huế", "Nghệ An", "Bình Dương",
+             "Đồng Nai", "Khánh Hòa"]  # fmt: skip
+SETUP = """
+from nurture.accounts.models import Team, User
+from nurture.availability.models import BusinessHours
+from nurture.routing import actions
+from nurture.accounts.actions import create_api_key
+BusinessHours.objects.update_or_create(pk=1, defaults={"weekly": {str(d): [["00:00", "23:59"]] for d in range(7)},
+                                                       "use_official_holidays": False})
+teams = [Team.objects.create(name=f"Team {t}") for t in range(3)]
+reps = [User.objects.create_user(username=f"rep{i:02d}", email=f"rep{i:02d}@example.vn", role="sales_rep",
+                                 team=teams[i % 3]) for i in range(30)]
+strategies = ["round_robin", "weighted", "fewest_open"]
+for i in range(19):
+    field, value = ("province", PROVINCES[i % 10]) if i < 10 else ("source", ["facebook", "google", "zalo", "website",
+        "tiktok", "hotline", "referral", "event", "email"][i - 10])
+    members = [(reps[(i + k) % 30], 1 + k % 3) for k in range(5)]
+    actions.save_rule(None, {"name": f"Rule {i}", "priority": 10 + i, "strategy": strategies[i % 3],
+                             "conditions": {"field": field, "op": "eq", "value": value}}, members)
+actions.save_rule(None, {"name": "Everyone else", "priority": 1000, "team": teams[0], "strategy": "round_robin"}, [])
+actions.save_policy(None, {"name": "2 minutes", "first_response_minutes": 2, "remind_before_minutes": 1,
+                           "reclaim_after_minutes": 3, "escalate": True, "business_hours": False})
+print(create_api_key(name="bench", scopes=["leads:write"], created_by=None)[1])
+"""
+
+
+def paced_clients(port: int, key: str, payloads: list[Any], rate: float, threads: int) -> tuple[float, list[float]]:
+    """Send `payloads` at a steady `rate` per second (open loop) from `threads` connections."""
+    latencies: list[float] = []
+    errors: list[int] = []
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.5
+
+    def client(offset: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine = []
+        for i in range(offset, len(payloads), threads):
+            wait = start + i / rate - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            sent = time.perf_counter()
+            status = post(conn, "/api/v1/leads", payloads[i], key)
+            mine.append(time.perf_counter() - sent)
+            if status not in (200, 201):
+                errors.append(status)
+        with lock:
+            latencies.extend(mine)
+
+    workers = [threading.Thread(target=client, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise SystemExit(f"{len(errors)} requests failed, e.g. HTTP {errors[0]}")
+    return elapsed, latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[max(0, int(len(values) * q) - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=100.0, help="leads per second")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--timers", type=int, default=100_000)
+    parser.add_argument("--worker-seconds", type=float, default=150.0)
+    parser.add_argument("--web-workers", type=int, default=2)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="nurture-routing-"))
+    env = prepare_env(tmp / "var")
+    os.environ.update({k: v for k, v in env.items() if k in ("NURTURE_VAR_DIR", "DATABASE_URL")})
+    manage(env, "migrate", "-v0")
+    manage(env, "createcachetable")
+    key = manage(env, "shell", "-c", f"PROVINCES = {PROVINCES!r}\n{SETUP}").strip().splitlines()[-1]
+    database = "postgresql" if env.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+    port = free_port()
+    server = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", "nurture.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(args.web_workers), "--worker-class", "gthread", "--threads", "4",
+         "--access-logfile", "/dev/null", "--error-logfile", str(tmp / "gunicorn.log")],
+        env=env, cwd=ROOT,
+    )  # fmt: skip
+    total = int(args.rate * args.seconds)
+    payloads = leads(total, seed=5)
+    for i, lead in enumerate(payloads):
+        lead["province"] = PROVINCES[i % len(PROVINCES)] if i % 4 else "Lào Cai"  # a quarter fall to the catch-all
+    try:
+        wait_until_up(port)
+        print(f"server up on {port} ({database}); {total} leads at {args.rate:.0f}/s", file=sys.stderr)
+        elapsed, latencies = paced_clients(port, key, payloads, args.rate, threads=8)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    p50, p99 = statistics.median(latencies) * 1000, percentile(latencies, 0.99) * 1000
+    rate = len(latencies) / elapsed
+    print(f"{rate:.1f} leads/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms", file=sys.stderr)
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nurture.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from nurture.contacts.models import Contact
+    from nurture.core import clock
+    from nurture.core.models import Job
+    from nurture.routing.models import Assignment
+
+    contacts = Contact.objects.count()
+    owned = Contact.objects.filter(owner__isnull=False).count()
+    assigned = Assignment.objects.filter(user__isnull=False).count()
+    notices = Job.objects.filter(kind="notifications.email").count()
+    print(f"{contacts} contacts, {owned} owned, {assigned} assignments, {notices} notice jobs", file=sys.stderr)
+    if not contacts == owned == assigned == notices == total:
+        raise SystemExit("some leads were not assigned and announced")
+
+    real = Job.objects.filter(kind="routing.sla", status=Job.Status.QUEUED).count()
+    now = clock.now()
+    synthetic = max(0, args.timers - real)
+    Job.objects.bulk_create(
+        (Job(kind="routing.sla", payload={"assignment_id": 0, "step": "breach"}, status=Job.Status.QUEUED,
+             due_at=now + timedelta(days=1, seconds=i), created_at=now) for i in range(synthetic)),
+        batch_size=5000,
+    )  # fmt: skip
+    pending = Job.objects.filter(kind="routing.sla", status=Job.Status.QUEUED).count()
+    print(f"{pending} pending SLA timers ({real} real); worker runs {args.worker_seconds:.0f} s", file=sys.stderr)
+    worker_env = dict(env, NURTURE_WORKER_POLL_SECONDS="1")
+    worker = subprocess.Popen([PYTHON, "-m", "nurture.cli", "worker"], env=worker_env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=open(tmp / "worker.log", "w"))  # fmt: skip
+    started = clock.now()
+    time.sleep(args.worker_seconds)
+    worker.terminate()
+    worker.wait(timeout=60)
+    done = Job.objects.filter(
+        kind="routing.sla", status=Job.Status.DONE, due_at__gte=started + timedelta(seconds=5)
+    ).values_list("due_at", "finished_at")
+    lags = [(finished - due).total_seconds() for due, finished in done]
+    late = Job.objects.filter(
+        kind="routing.sla", status=Job.Status.QUEUED, due_at__lt=clock.now() - timedelta(seconds=2)
+    )
+    if not lags:
+        raise SystemExit("no timer fell due while the worker ran")
+    lag_p99 = percentile(lags, 0.99)
+    print(f"{len(lags)} timers acted on, lag p50 {statistics.median(lags):.2f} s, p99 {lag_p99:.2f} s, "
+          f"{late.count()} overdue and not done", file=sys.stderr)  # fmt: skip
+    print(json.dumps({
+        "bench": "routing", "database": database, "p50_ms": round(p50, 1), "p99_ms": round(p99, 1),
+        "leads_per_s": round(rate, 1), "timer_lag_p99_s": round(lag_p99, 2), "timers_pending": pending,
+        "timers_measured": len(lags),
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

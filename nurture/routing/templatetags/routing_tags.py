@@ -1,0 +1,30 @@
+"""`{% lead_routing contact as r %}`: the owner's assignment history, SLA clock and quick-log forms.
+
+A tag rather than view context so the contact page needs only `{% include "routing/_lead.html" %}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from nurture.contacts.actions import OUTCOMES, OUTCOMES_OF
+from nurture.contacts.models import Contact
+from nurture.routing.forms import AssignForm
+from nurture.routing.models import Assignment
+
+register = template.Library()
+HISTORY = 10
+
+
+@register.simple_tag
+def lead_routing(contact: Contact) -> dict[str, Any]:
+    history = list(
+        Assignment.objects.filter(contact=contact).select_related("user", "previous_user", "actor")[:HISTORY]
+    )
+    current = next((a for a in history if a.is_current), None)
+    return {
+        "current": current, "history": history, "form": AssignForm(initial={"user": contact.owner_id}),
+        "activities": [(kind, [(v, OUTCOMES[v]) for v in values]) for kind, values in OUTCOMES_OF.items()],
+    }  # fmt: skip
