@@ -207,7 +207,7 @@ def assign(request: HttpRequest, contact_id: int, payload: AssignIn) -> Any:
     return made[0]
 
 
-@router.post("/contacts/assign", response=list[AssignmentOut], summary="Reassign up to 1,000 leads, all or nothing")
+@router.post("/routing/assign", response=list[AssignmentOut], summary="Reassign up to 1,000 leads, all or nothing")
 def bulk_assign(request: HttpRequest, payload: BulkAssignIn) -> Any:
     require_scope(request, ApiKey.Scope.CONTACTS_WRITE)
     if not 1 <= len(payload.contact_ids) <= MAX_BULK:
