@@ -6,11 +6,14 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from nurture.accounts.auth import AUTH
+from nurture.availability.api import router as availability_router
 from nurture.capture.api import router as leads_router
 from nurture.contacts.api import router as contacts_router
 from nurture.contacts.leads import InvalidLead
 from nurture.identity.api import router as identity_router
 from nurture.lifecycle.api import router as lifecycle_router
+from nurture.notifications.api import router as notifications_router
+from nurture.routing.api import router as routing_router
 from nurture.scoring.api import router as scoring_router
 from nurture.segments.api import router as segments_router
 
@@ -20,7 +23,10 @@ api.add_router("/contacts", contacts_router)
 api.add_router("", identity_router)
 api.add_router("", scoring_router)
 api.add_router("", lifecycle_router)
+api.add_router("", routing_router)
 api.add_router("/segments", segments_router)
+api.add_router("/availability", availability_router)
+api.add_router("/notifications", notifications_router)
 
 
 @api.exception_handler(InvalidLead)

@@ -45,11 +45,14 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "nurture.core",
     "nurture.accounts",
+    "nurture.availability",
+    "nurture.notifications",
     "nurture.lifecycle",
     "nurture.contacts",
     "nurture.identity",
     "nurture.scoring",
     "nurture.segments",
+    "nurture.routing",
     "nurture.capture",
     "nurture.web",
 ]
@@ -158,6 +161,18 @@ NURTURE_WORKER_POLL_SECONDS = env_int("NURTURE_WORKER_POLL_SECONDS", 1)
 NURTURE_SCORING_LOST_AFTER_DAYS = env_int("NURTURE_SCORING_LOST_AFTER_DAYS", 90)
 # Trained conversion models are kept here (scoring.prediction), as model-<id>.joblib.
 NURTURE_MODELS_DIR = Path(env_str("NURTURE_MODELS_DIR", str(VAR_DIR / "models")))
+
+# Outgoing email (notifications). Without an SMTP host, emails are written to the worker's log instead.
+EMAIL_HOST = env_str("NURTURE_SMTP_HOST", "")
+EMAIL_PORT = env_int("NURTURE_SMTP_PORT", 587)
+EMAIL_HOST_USER = env_str("NURTURE_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = env_str("NURTURE_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("NURTURE_SMTP_TLS", True)
+EMAIL_TIMEOUT = env_int("NURTURE_SMTP_TIMEOUT", 10)  # seconds; a stuck server must not hold the worker
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env_str("NURTURE_FROM_EMAIL", "Nurture <nurture@localhost>")
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

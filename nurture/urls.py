@@ -17,7 +17,10 @@ urlpatterns = [
     path("", include("nurture.identity.urls")),
     path("", include("nurture.scoring.urls")),
     path("", include("nurture.lifecycle.urls")),
+    path("", include("nurture.routing.urls")),
     path("", include("nurture.segments.urls")),
     path("", include("nurture.accounts.urls")),
+    path("", include("nurture.availability.urls")),
+    path("", include("nurture.notifications.urls")),
     path("", include("nurture.web.urls")),
 ]

@@ -45,7 +45,13 @@ ROLE_SCOPES: dict[str, set[str]] = {
     User.Role.MANAGER: set(ApiKey.Scope.values),
     User.Role.MARKETER: set(ApiKey.Scope.values),
     User.Role.SALES_REP: set(ApiKey.Scope.values)
-    - {ApiKey.Scope.SCORING_WRITE, ApiKey.Scope.SEGMENTS_WRITE, ApiKey.Scope.LIFECYCLE_WRITE},
+    - {
+        ApiKey.Scope.SCORING_WRITE,
+        ApiKey.Scope.SEGMENTS_WRITE,
+        ApiKey.Scope.LIFECYCLE_WRITE,
+        ApiKey.Scope.AVAILABILITY_WRITE,
+        ApiKey.Scope.ROUTING_WRITE,
+    },
     User.Role.CARE_AGENT: {ApiKey.Scope.CONTACTS_READ, ApiKey.Scope.CONTACTS_WRITE, ApiKey.Scope.EVENTS_WRITE},
 }
 

@@ -64,6 +64,8 @@ class ApiKey(models.Model):
         SCORING_WRITE = "scoring:write", _("Change scoring rules")
         SEGMENTS_WRITE = "segments:write", _("Change segments and lists")
         LIFECYCLE_WRITE = "lifecycle:write", _("Change stages and lifecycle rules")
+        ROUTING_WRITE = "routing:write", _("Change assignment rules and SLAs")
+        AVAILABILITY_WRITE = "availability:write", _("Change working hours and leave")
 
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(max_length=12)

@@ -20,6 +20,9 @@ from nurture.core.normalise import fold
 from nurture.lifecycle.actions import install_presets, set_checklist
 from nurture.lifecycle.actions import install_starter_rules as install_transition_rules
 from nurture.lifecycle.models import Stage, StageChange
+from nurture.routing.actions import save_policy
+from nurture.routing.actions import save_rule as save_routing_rule
+from nurture.routing.models import AssignmentRule
 from nurture.scoring.actions import install_starter_rules
 
 BRANCHES = [
@@ -70,6 +73,7 @@ class Command(BaseCommand):
         self._funnel(rng, contact_ids)
         install_transition_rules()  # from here on, engagement moves leads along (engagement ≥ 50 → MQL)
         self._engagement(rng, contact_ids)
+        self._routing()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data: {User.objects.count()} users, {Contact.objects.count()} contacts, "
@@ -196,6 +200,21 @@ class Command(BaseCommand):
         with transaction.atomic():
             for rep_id, contact_ids in by_rep.items():
                 Contact.objects.filter(pk__in=contact_ids).update(owner_id=rep_id)
+
+    def _routing(self) -> None:
+        """New leads from here on go to their province's branch in turn, answered within 5 working minutes."""
+        if AssignmentRule.objects.exists():
+            return
+        for priority, (branch, provinces) in enumerate(BRANCHES, start=1):
+            team = Team.objects.get(name=branch)
+            save_routing_rule(None, {
+                "name": branch, "priority": priority * 10, "team": team, "strategy": "round_robin",
+                "conditions": {"field": "province", "op": "in", "value": provinces},
+            }, [])  # fmt: skip
+        everyone = [(u, 1) for u in User.objects.filter(role=User.Role.SALES_REP).order_by("username")]
+        save_routing_rule(None, {"name": "Các tỉnh khác", "priority": 100, "strategy": "fewest_open"}, everyone)
+        save_policy(None, {"name": "Gọi trong 5 phút", "first_response_minutes": 5, "remind_before_minutes": 2,
+                           "reclaim_after_minutes": 30, "escalate": True, "business_hours": True})  # fmt: skip
 
     def _engagement(self, rng: random.Random, ids: list[int]) -> None:
         """Page views, email opens and webinars over the last two months, scored as they are recorded."""

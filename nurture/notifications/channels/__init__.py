@@ -1,0 +1,1 @@
+"""How a notice leaves the app: one module per channel (email, webhook), each a `send` the jobs call."""
