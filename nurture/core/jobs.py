@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -88,6 +88,16 @@ def enqueue_on_commit(
             return Job.objects.create(idempotency_key=key, **fields)
     except IntegrityError:
         return Job.objects.get(idempotency_key=key)
+
+
+def enqueue_many(kind: str, jobs: Iterable[tuple[str, dict[str, Any], datetime]]) -> None:
+    """Queue several keyed jobs of one kind, (key, payload, due_at) each, in one statement; a key already
+    queued keeps its first job."""
+    now = clock.now()
+    rows = [
+        Job(kind=kind, payload=payload, idempotency_key=key, due_at=due, created_at=now) for key, payload, due in jobs
+    ]
+    Job.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def worker_id() -> str:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Case, Count, F, Max, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,7 +23,7 @@ from nurture.availability.calendar import Availability, NoWorkingTime
 from nurture.contacts.conditions import ConditionError, contact_q
 from nurture.contacts.models import Contact
 from nurture.core import clock
-from nurture.core.jobs import enqueue_on_commit
+from nurture.core.jobs import enqueue_many
 from nurture.lifecycle.models import Stage
 from nurture.notifications.actions import notify
 from nurture.routing.models import Assignment, AssignmentRule, Capacity, RuleMember, SlaPolicy
@@ -147,21 +147,51 @@ class Choice:
     user: User | None
     rule: AssignmentRule | None
     reason: dict[str, Any] = field(default_factory=dict)
+    availability: Availability | None = None  # the snapshot the choice was made with, reused for the SLA
 
 
-def _members(rule: AssignmentRule) -> list[RuleMember]:
-    """The rule's reps in order; a team's reps that have no row yet get one (at the end of the rotation)."""
-    members = list(rule.members.select_related("user", "user__capacity"))
-    if rule.team_id:
-        known = {m.user_id for m in members}
-        new = [u for u in _team_reps(rule.team) if u.pk not in known]  # type: ignore[arg-type]
-        if new:
-            start = max((m.position for m in members), default=-1) + 1
-            RuleMember.objects.bulk_create(
-                [RuleMember(rule=rule, user=u, position=start + i) for i, u in enumerate(new)], ignore_conflicts=True
-            )
-            members = list(rule.members.select_related("user", "user__capacity"))
-    return members
+def _members(rules: Sequence[AssignmentRule]) -> dict[int, list[RuleMember]]:
+    """Each rule's reps in order, in one query; a team's reps without a row yet get one (at the end of the
+    rotation)."""
+
+    def load() -> dict[int, list[RuleMember]]:
+        by_rule: dict[int, list[RuleMember]] = {rule.pk: [] for rule in rules}
+        members = RuleMember.objects.filter(rule__in=rules).select_related("user", "user__capacity")
+        for member in members.order_by("rule_id", "position", "id"):
+            by_rule[member.rule_id].append(member)
+        return by_rule
+
+    by_rule = load()
+    team_ids = {rule.team_id for rule in rules if rule.team_id}
+    team_reps = User.objects.filter(team_id__in=team_ids, is_active=True, role=User.Role.SALES_REP)
+    reps_of: dict[int, list[User]] = {}
+    for user in team_reps.order_by("username") if team_ids else []:
+        reps_of.setdefault(user.team_id, []).append(user)  # type: ignore[arg-type]
+    new = []
+    for rule in rules:
+        known = {m.user_id for m in by_rule[rule.pk]}
+        start = max((m.position for m in by_rule[rule.pk]), default=-1) + 1
+        missing = [u for u in reps_of.get(rule.team_id, []) if u.pk not in known]  # type: ignore[arg-type]
+        new += [RuleMember(rule=rule, user=u, position=start + i) for i, u in enumerate(missing)]
+    if new:
+        RuleMember.objects.bulk_create(new, ignore_conflicts=True)
+        by_rule = load()
+    return by_rule
+
+
+def _matching(contact_ids: Sequence[int], items: Sequence[AssignmentRule] | Sequence[SlaPolicy]) -> dict[int, set[int]]:
+    """The pks of the rules (or policies) whose conditions each contact meets: one query for all of them."""
+    found = {contact_id: {item.pk for item in items if not item.conditions} for contact_id in contact_ids}
+    flags = {
+        f"m{item.pk}": Case(When(contact_q(item.conditions), then=Value(True)), default=Value(False))
+        for item in items
+        if item.conditions
+    }
+    if flags:
+        rows = Contact.objects.filter(pk__in=contact_ids).annotate(**flags).values_list("pk", *flags)
+        for contact_id, *hits in rows:
+            found[contact_id].update(int(name[1:]) for name, hit in zip(flags, hits, strict=True) if hit)
+    return found
 
 
 def _load(user_ids: Iterable[int], now: datetime) -> dict[int, Workload]:
@@ -213,25 +243,17 @@ def pick(strategy: str, eligible: Sequence[Candidate], last_position: int | None
 def choose(
     contact_ids: Sequence[int], rules: Sequence[AssignmentRule], now: datetime, *, exclude: Iterable[int] = ()
 ) -> dict[int, Choice]:
-    """The rep for each contact: one query per rule for the conditions, then the strategy per lead.
+    """The rep for each contact: one query for every rule's conditions, then the strategy per lead.
 
     The matching rules are locked (in id order) for the transaction, so parallel captures rotate one at a time.
     """
     excluded = set(exclude)
-    pending = list(contact_ids)
-    matches: dict[int, list[int]] = {c: [] for c in pending}
-    for rule in rules:
-        hit = set(pending)
-        if rule.conditions:
-            hit = set(
-                Contact.objects.filter(pk__in=pending).filter(contact_q(rule.conditions)).values_list("pk", flat=True)
-            )
-        for contact_id in pending:
-            if contact_id in hit:
-                matches[contact_id].append(rule.pk)
+    matches = _matching(contact_ids, rules)
     used = sorted({r for found in matches.values() for r in found})
     locked = {r.pk: r for r in AssignmentRule.objects.select_for_update().filter(pk__in=used).order_by("pk")}
-    members_of = {pk: [m for m in _members(rule) if m.user_id not in excluded] for pk, rule in locked.items()}
+    members_of = {
+        pk: [m for m in ms if m.user_id not in excluded] for pk, ms in _members(list(locked.values())).items()
+    }
     users = {m.user_id: m.user for ms in members_of.values() for m in ms}
     availability = Availability.load(list(users.values()), now)
     loads = _load(users, now)  # kept up to date below as this batch assigns
@@ -262,7 +284,7 @@ def choose(
             )
             reason = {"rule": rule.name, "rule_id": rule.pk, "strategy": rule.strategy, "skipped": skipped,
                       "earlier": tried[:-1]}  # fmt: skip
-            choices[contact_id] = Choice(chosen.member.user, rule, reason)
+            choices[contact_id] = Choice(chosen.member.user, rule, reason, availability)
             break
         else:
             warning = _("Every rep of the matching rules is unavailable.") if tried else _("No rule matches this lead.")
@@ -346,8 +368,8 @@ def _apply(
             assignment.contact.owner = assignment.user
             if assignment.user is not None:
                 _announce(assignment)
-                if assignment.first_response_at is None:
-                    _start_clock(assignment, now)
+        calendar = next((c.availability for c in choices.values() if c.availability), None)
+        _start_clocks([a for a in made if a.user is not None and a.first_response_at is None], now, calendar)
     return made
 
 
@@ -363,21 +385,27 @@ def _announce(assignment: Assignment) -> None:
     )  # fmt: skip
 
 
-def _policy(contact: Contact) -> SlaPolicy | None:
-    for policy in SlaPolicy.objects.filter(is_active=True):
-        if not policy.conditions or Contact.objects.filter(pk=contact.pk).filter(contact_q(policy.conditions)).exists():
-            return policy
-    return None
-
-
-def _start_clock(assignment: Assignment, now: datetime) -> None:
-    policy = _policy(assignment.contact)
-    if policy is None:
+def _start_clocks(assignments: Sequence[Assignment], now: datetime, calendar: Availability | None) -> None:
+    """Each assignment's SLA (the first active policy whose conditions hold): its deadline and timer jobs."""
+    policies = list(SlaPolicy.objects.filter(is_active=True))
+    if not assignments or not policies:
         return
+    matches = _matching([a.contact_id for a in assignments], policies)
+    calendar = calendar or Availability.load([], now)  # it loads each owner when first asked about them
+    timers = []
+    for assignment in assignments:
+        policy = next((p for p in policies if p.pk in matches[assignment.contact_id]), None)
+        if policy is not None:
+            timers += _start_clock(assignment, policy, calendar, now)
+    enqueue_many("routing.sla", timers)
+
+
+def _start_clock(
+    assignment: Assignment, policy: SlaPolicy, calendar: Availability, now: datetime
+) -> list[tuple[str, dict[str, Any], datetime]]:
+    """Set the assignment's deadline; returns its timers (reminder, breach, reclaim) as jobs to queue."""
     user = assignment.user
     assert user is not None
-
-    calendar = Availability.load([user], now)
 
     def after(minutes: int) -> datetime:
         if policy.business_hours:
@@ -395,9 +423,10 @@ def _start_clock(assignment: Assignment, now: datetime) -> None:
         moments["remind"] = after(policy.first_response_minutes - policy.remind_before_minutes)
     if policy.reclaim_after_minutes:
         moments["reclaim"] = after(policy.reclaim_after_minutes)
-    for step, moment in moments.items():
-        enqueue_on_commit("routing.sla", {"assignment_id": assignment.pk, "step": step},
-                          key=f"sla:{assignment.pk}:{step}", due_at=moment)  # fmt: skip
+    return [
+        (f"sla:{assignment.pk}:{step}", {"assignment_id": assignment.pk, "step": step}, moment)
+        for step, moment in moments.items()
+    ]
 
 
 def responded(contact_id: int, actor: User | None, at: datetime) -> None:
