@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Greatest
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from nurture.accounts.models import User
 from nurture.contacts.leads import LeadInput
@@ -473,8 +473,8 @@ ACTIVITIES = {
     "meeting": Event.Type.MEETING_LOGGED,
 }
 OUTCOMES = {
-    "reached": _lazy("Reached"), "no_answer": _lazy("No answer"), "busy": _lazy("Busy, call back"),
-    "wrong_number": _lazy("Wrong number"), "sent": _lazy("Sent"), "held": _lazy("Held"),
+    "reached": gettext_lazy("Reached"), "no_answer": gettext_lazy("No answer"), "busy": gettext_lazy("Busy, call back"),
+    "wrong_number": gettext_lazy("Wrong number"), "sent": gettext_lazy("Sent"), "held": gettext_lazy("Held"),
 }  # fmt: skip
 OUTCOMES_OF = {"call": ("reached", "no_answer", "busy", "wrong_number"), "message": ("sent",), "meeting": ("held",)}
 

@@ -245,23 +245,36 @@ def choose(
 ) -> dict[int, Choice]:
     """The rep for each contact: one query for every rule's conditions, then the strategy per lead.
 
-    The matching rules are locked (in id order) for the transaction, so parallel captures rotate one at a time.
+    A rule is locked for the transaction before it rotates, so parallel captures rotate it one at a time. Only
+    each lead's first matching rule is locked up front (a catch-all rule that matches every lead must not
+    serialise all captures); a later rule is locked when a lead falls through to it. Locks are taken in rule
+    order, the same in every transaction.
     """
     excluded = set(exclude)
-    matches = _matching(contact_ids, rules)
-    used = sorted({r for found in matches.values() for r in found})
-    locked = {r.pk: r for r in AssignmentRule.objects.select_for_update().filter(pk__in=used).order_by("pk")}
-    members_of = {
-        pk: [m for m in ms if m.user_id not in excluded] for pk, ms in _members(list(locked.values())).items()
-    }
-    users = {m.user_id: m.user for ms in members_of.values() for m in ms}
-    availability = Availability.load(list(users.values()), now)
-    loads = _load(users, now)  # kept up to date below as this batch assigns
     order = {rule.pk: i for i, rule in enumerate(rules)}
+    matches = {c: sorted(found, key=order.__getitem__) for c, found in _matching(contact_ids, rules).items()}
+    locked: dict[int, AssignmentRule] = {}
+    members_of: dict[int, list[RuleMember]] = {}
+
+    def lock(rule_ids: Iterable[int]) -> None:
+        wanted = sorted(set(rule_ids) - locked.keys(), key=order.__getitem__)
+        if wanted:
+            rows = AssignmentRule.objects.select_for_update().filter(pk__in=wanted).order_by("priority", "id")
+            locked.update((rule.pk, rule) for rule in rows)
+            for pk, members in _members([locked[pk] for pk in wanted]).items():  # read after the lock: fresh counts
+                members_of[pk] = [m for m in members if m.user_id not in excluded]
+
+    lock(found[0] for found in matches.values() if found)
+    others = {r for found in matches.values() for r in found[1:]} - locked.keys()
+    reps = [m.user for ms in members_of.values() for m in ms]
+    reps += [m.user for ms in _members([r for r in rules if r.pk in others]).values() for m in ms]
+    availability = Availability.load(reps, now)
+    loads = _load({user.pk for user in reps}, now)  # kept up to date below as this batch assigns
     choices: dict[int, Choice] = {}
     for contact_id in contact_ids:
         tried: list[dict[str, Any]] = []
-        for rule_id in sorted(matches[contact_id], key=order.__getitem__):
+        for rule_id in matches[contact_id]:
+            lock([rule_id])
             rule, members = locked[rule_id], members_of[rule_id]
             skipped, eligible = [], []
             for member in members:
