@@ -20,6 +20,7 @@ from nurture.contacts.leads import parse_lead
 from nurture.contacts.models import Consent, Contact, Event, Identity, Note
 from nurture.identity import batch
 from nurture.identity.actions import MergeError, mark_not_same, merge_contacts, merge_pair, open_pairs, unmerge
+from nurture.identity.candidates import lead_record
 from nurture.identity.matching import Record, blocking_keys
 from nurture.identity.models import DedupeRun, DuplicatePair, MatchKey, MatchSettings, Merge
 from nurture.lifecycle.models import StageChange
@@ -61,6 +62,15 @@ def test_a_common_name_alone_never_merges() -> None:
     a = capture(full_name="Nguyễn Văn Hùng", phone="0912000001", province="Hà Nội")
     b = capture(full_name="Nguyễn Văn Hùng", phone="0988000002", province="Hà Nội")
     assert a.pk != b.pk
+
+
+def test_a_lead_without_external_ids_has_no_external_keys() -> None:
+    # An empty Zalo or Facebook id is no id: it once gave every new lead the same "zalo:" key and lock.
+    record = lead_record([parse_lead({"full_name": "Phan An", "phone": "0912345678", "zalo_id": ""})])
+    assert record.external_ids == frozenset()
+    assert not [key for key in blocking_keys(record) if key.startswith("x:")]
+    with_zalo = lead_record([parse_lead({"full_name": "Phan An", "zalo_id": "8812"})])
+    assert with_zalo.external_ids == frozenset({"zalo:8812"})
 
 
 def test_parent_and_child_on_one_phone_are_two_people() -> None:
