@@ -15,7 +15,13 @@ from django.utils.translation import gettext_lazy
 from nurture.accounts.models import User
 from nurture.contacts.leads import LeadInput
 from nurture.contacts.models import Company, Consent, Contact, Event, Identity, Note, Tag
-from nurture.contacts.signals import activity_logged, contacts_changed, contacts_created, stage_entered
+from nurture.contacts.signals import (
+    activity_logged,
+    contacts_changed,
+    contacts_created,
+    events_recorded,
+    stage_entered,
+)
 from nurture.core import clock
 from nurture.core.normalise import fold, split_name
 from nurture.identity.candidates import candidates, current_config, lead_record, lock_keys, refresh_keys
@@ -310,6 +316,7 @@ def _capture(
     after_change({e.contact_id for e in events})
     if new_ids:
         contacts_created.send(Contact, contact_ids=sorted(new_ids))  # routing assigns them here
+    events_recorded.send(Contact, events=events)
     return [r for r in results if r is not None]
 
 
@@ -609,6 +616,7 @@ def record_events(items: Sequence[EventInput], *, actor: User | None = None) -> 
         )
         score_new_events(events)
         after_change({e.contact_id for e in events})
+        events_recorded.send(Contact, events=events)
     return events
 
 

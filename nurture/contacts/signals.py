@@ -1,4 +1,4 @@
-"""Signals other apps listen to, so contacts need not know them (segments, routing).
+"""Signals other apps listen to, so contacts need not know them (segments, routing, journeys).
 
 All are sent inside the transaction that made the change, so a listener's writes commit or roll back with it.
 """
@@ -15,3 +15,5 @@ contacts_created = Signal()
 stage_entered = Signal()
 # Someone logged a call, message, meeting or note on a contact; `contact_id`, `actor`, `at`.
 activity_logged = Signal()
+# Events were appended to timelines (captures, behaviour, messages, tracking); `events`: the Event rows.
+events_recorded = Signal()
