@@ -265,10 +265,8 @@ def choose(
                 members_of[pk] = [m for m in members if m.user_id not in excluded]
 
     lock(found[0] for found in matches.values() if found)
-    others = {r for found in matches.values() for r in found[1:]} - locked.keys()
     reps = [m.user for ms in members_of.values() for m in ms]
-    reps += [m.user for ms in _members([r for r in rules if r.pk in others]).values() for m in ms]
-    availability = Availability.load(reps, now)
+    availability = Availability.load(reps, now)  # it loads a later rule's reps when first asked about them
     loads = _load({user.pk for user in reps}, now)  # kept up to date below as this batch assigns
     choices: dict[int, Choice] = {}
     for contact_id in contact_ids:
@@ -276,6 +274,8 @@ def choose(
         for rule_id in matches[contact_id]:
             lock([rule_id])
             rule, members = locked[rule_id], members_of[rule_id]
+            if missing := {m.user_id for m in members} - loads.keys():  # a rule this lead fell through to
+                loads.update(_load(missing, now))
             skipped, eligible = [], []
             for member in members:
                 candidate = Candidate(member, loads[member.user_id])
