@@ -455,7 +455,7 @@ def sla_step(assignment_id: int, step: str) -> str:
     """A timer fired: remind the owner, escalate at the breach, or reclaim. Returns what was done."""
     with transaction.atomic():
         assignment = (
-            Assignment.objects.select_for_update()
+            Assignment.objects.select_for_update(of=("self",))
             .select_related("contact", "user", "user__team__lead", "policy")
             .filter(pk=assignment_id)
             .first()

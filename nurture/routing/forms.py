@@ -106,6 +106,7 @@ class CapacityForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["user"].queryset = reps()  # type: ignore[attr-defined]
+        self.fields["user"].label_from_instance = lambda user: user.display_name  # type: ignore[attr-defined]
 
 
 class PolicyForm(forms.ModelForm):

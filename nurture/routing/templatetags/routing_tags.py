@@ -12,7 +12,7 @@ from django import template
 from nurture.contacts.actions import OUTCOMES, OUTCOMES_OF
 from nurture.contacts.models import Contact
 from nurture.routing.forms import AssignForm
-from nurture.routing.models import Assignment
+from nurture.routing.models import Assignment, AssignmentRule
 
 register = template.Library()
 HISTORY = 10
@@ -28,3 +28,10 @@ def lead_routing(contact: Contact) -> dict[str, Any]:
         "current": current, "history": history, "form": AssignForm(initial={"user": contact.owner_id}),
         "activities": [(kind, [(v, OUTCOMES[v]) for v in values]) for kind, values in OUTCOMES_OF.items()],
     }  # fmt: skip
+
+
+@register.filter
+def strategy_label(value: str) -> str:
+    """ "round_robin" -> "Round-robin in a fixed order" (in the user's language); an unknown value as it is."""
+    labels = dict(AssignmentRule.Strategy.choices)
+    return str(labels.get(value, value))
