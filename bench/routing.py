@@ -159,25 +159,28 @@ def main() -> None:
     Job.objects.filter(status=Job.Status.QUEUED).exclude(kind="routing.sla").update(status=Job.Status.DONE,
                                                                                      finished_at=now)  # fmt: skip
     queued = Job.objects.filter(kind="routing.sla", status=Job.Status.QUEUED)
-    window = args.worker_seconds - 10
-    measured = list(queued.filter(payload__step="remind").order_by("pk")[: int(args.due_per_s * window)])
-    first = now + timedelta(seconds=5)
-    for i, job in enumerate(measured):
-        job.due_at = first + timedelta(seconds=window * i / len(measured))
-    Job.objects.bulk_update(measured, ["due_at"], batch_size=1000)
-    queued.exclude(pk__in=[j.pk for j in measured]).update(due_at=now + timedelta(days=1))
+    queued.update(due_at=now + timedelta(days=1))
     synthetic = max(0, args.timers - queued.count())
     Job.objects.bulk_create(
         (Job(kind="routing.sla", payload={"assignment_id": 0, "step": "breach"}, status=Job.Status.QUEUED,
              due_at=now + timedelta(days=1, seconds=i), created_at=now) for i in range(synthetic)),
         batch_size=5000,
     )  # fmt: skip
-    pending = queued.count()
-    print(f"{pending} pending SLA timers, {len(measured)} falling due over {window:.0f} s "
-          f"({args.due_per_s:.0f}/s); worker runs {args.worker_seconds:.0f} s", file=sys.stderr)  # fmt: skip
     worker_env = dict(env, NURTURE_WORKER_POLL_SECONDS="1")
     worker = subprocess.Popen([PYTHON, "-m", "nurture.cli", "worker"], env=worker_env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=open(tmp / "worker.log", "w"))  # fmt: skip
+    # The worker is up once it has queued and run its daily jobs; only then do the measured timers fall due.
+    while not Job.objects.filter(kind="scoring.decay", status=Job.Status.DONE).exists():
+        time.sleep(0.5)
+    window = args.worker_seconds - 10
+    measured = list(queued.filter(payload__step="remind").order_by("pk")[: int(args.due_per_s * window)])
+    first = clock.now() + timedelta(seconds=2)
+    for i, job in enumerate(measured):
+        job.due_at = first + timedelta(seconds=window * i / len(measured))
+    Job.objects.bulk_update(measured, ["due_at"], batch_size=1000)
+    pending = queued.count()
+    print(f"{pending} pending SLA timers, {len(measured)} falling due over {window:.0f} s "
+          f"({args.due_per_s:.0f}/s); worker runs {args.worker_seconds:.0f} s", file=sys.stderr)  # fmt: skip
     time.sleep(args.worker_seconds)
     worker.terminate()
     worker.wait(timeout=60)
