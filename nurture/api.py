@@ -11,7 +11,9 @@ from nurture.capture.api import router as leads_router
 from nurture.contacts.api import router as contacts_router
 from nurture.contacts.leads import InvalidLead
 from nurture.identity.api import router as identity_router
+from nurture.journeys.api import router as journeys_router
 from nurture.lifecycle.api import router as lifecycle_router
+from nurture.messaging.api import router as messaging_router
 from nurture.notifications.api import router as notifications_router
 from nurture.routing.api import router as routing_router
 from nurture.scoring.api import router as scoring_router
@@ -27,6 +29,8 @@ api.add_router("", routing_router)
 api.add_router("/segments", segments_router)
 api.add_router("/availability", availability_router)
 api.add_router("/notifications", notifications_router)
+api.add_router("/journeys", journeys_router)
+api.add_router("/messaging", messaging_router)
 
 
 @api.exception_handler(InvalidLead)

@@ -7,7 +7,7 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
-from nurture.env import ConfigError, env_bool, env_int, env_list, env_str
+from nurture.env import ConfigError, env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("NURTURE_VAR_DIR", str(BASE_DIR / "var")))
@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "nurture.accounts",
     "nurture.availability",
     "nurture.notifications",
+    "nurture.messaging",
+    "nurture.journeys",
     "nurture.lifecycle",
     "nurture.contacts",
     "nurture.identity",
@@ -156,7 +158,10 @@ NURTURE_FORM_MIN_SECONDS = env_int("NURTURE_FORM_MIN_SECONDS", 3)
 # Sources whose name, gender and birth date win when two contacts merge, most trusted first.
 NURTURE_SOURCE_TRUST = env_list("NURTURE_SOURCE_TRUST", ["manual", "import", "website", "api"])
 NURTURE_FORM_RATE_LIMIT = env_int("NURTURE_FORM_RATE_LIMIT", 20)  # submissions per IP per minute
-NURTURE_WORKER_POLL_SECONDS = env_int("NURTURE_WORKER_POLL_SECONDS", 1)
+# An idle worker looks for due work this often: a journey triggered by a form sends its first message within it.
+NURTURE_WORKER_POLL_SECONDS = env_float("NURTURE_WORKER_POLL_SECONDS", 0.5)
+# Enrolments a worker claims and walks in one transaction (nurture.journeys.engine).
+NURTURE_JOURNEY_BATCH = env_int("NURTURE_JOURNEY_BATCH", 500)
 # Predictive scoring: an open lead with no activity for this many days counts as lost when the model learns.
 NURTURE_SCORING_LOST_AFTER_DAYS = env_int("NURTURE_SCORING_LOST_AFTER_DAYS", 90)
 # Trained conversion models are kept here (scoring.prediction), as model-<id>.joblib.
@@ -173,6 +178,37 @@ EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = env_str("NURTURE_FROM_EMAIL", "Nurture <nurture@localhost>")
+
+# Outbound messages to contacts (nurture.messaging, docs/messaging.md). Email goes through EMAIL_BACKEND above:
+# set it to an anymail backend (e.g. "anymail.backends.amazon_ses.EmailBackend") to send through an ESP.
+NURTURE_MESSAGING_FROM_EMAIL = env_str("NURTURE_MESSAGING_FROM_EMAIL", DEFAULT_FROM_EMAIL)
+# Decree 13/2023: without it, a contact captured with an email and no refusal may be mailed.
+NURTURE_EMAIL_NEEDS_CONSENT = env_bool("NURTURE_EMAIL_NEEDS_CONSENT", True)
+NURTURE_UNSUBSCRIBE_MAILTO = env_str("NURTURE_UNSUBSCRIBE_MAILTO", "")  # optional second List-Unsubscribe entry
+# Defaults until a channel policy is saved in /messaging/policies: (messages, per days) and quiet hours (from, to).
+NURTURE_MESSAGE_CAPS = {
+    "email": (env_int("NURTURE_EMAIL_CAP", 3), env_int("NURTURE_EMAIL_CAP_DAYS", 7)),
+    "sms": (env_int("NURTURE_SMS_CAP", 2), env_int("NURTURE_SMS_CAP_DAYS", 7)),
+    "zalo": (env_int("NURTURE_ZALO_CAP", 2), env_int("NURTURE_ZALO_CAP_DAYS", 7)),
+}
+_QUIET = (env_int("NURTURE_QUIET_FROM_HOUR", 21), env_int("NURTURE_QUIET_TO_HOUR", 8))
+NURTURE_QUIET_HOURS: dict[str, tuple[int, int] | None] = {"email": None, "sms": _QUIET, "zalo": _QUIET}
+# SMS through eSMS.vn; receipts come back to /hooks/sms/esms?secret=NURTURE_ESMS_WEBHOOK_SECRET.
+NURTURE_ESMS_URL = env_str("NURTURE_ESMS_URL", "https://rest.esms.vn")
+NURTURE_ESMS_API_KEY = env_str("NURTURE_ESMS_API_KEY", "")
+NURTURE_ESMS_SECRET_KEY = env_str("NURTURE_ESMS_SECRET_KEY", "")
+NURTURE_ESMS_BRANDNAME = env_str("NURTURE_ESMS_BRANDNAME", "")
+NURTURE_ESMS_SMS_TYPE = env_str("NURTURE_ESMS_SMS_TYPE", "2")  # 2: customer care with a brandname
+NURTURE_ESMS_WEBHOOK_SECRET = env_str("NURTURE_ESMS_WEBHOOK_SECRET", "")
+# Zalo: ZNS template messages and OA customer-service messages; the app's webhook posts to /hooks/zalo/zns.
+NURTURE_ZALO_ZNS_URL = env_str("NURTURE_ZALO_ZNS_URL", "https://business.openapi.zalo.me")
+NURTURE_ZALO_OA_URL = env_str("NURTURE_ZALO_OA_URL", "https://openapi.zalo.me")
+NURTURE_ZALO_ACCESS_TOKEN = env_str("NURTURE_ZALO_ACCESS_TOKEN", "")
+NURTURE_ZALO_APP_ID = env_str("NURTURE_ZALO_APP_ID", "")
+NURTURE_ZALO_OA_SECRET_KEY = env_str("NURTURE_ZALO_OA_SECRET_KEY", "")
+NURTURE_MESSAGING_HTTP_TIMEOUT = env_int("NURTURE_MESSAGING_HTTP_TIMEOUT", 10)  # seconds per provider call
+# ESP bounce/complaint webhooks (anymail, under /hooks/email/<esp>/tracking/) need HTTP basic auth "user:password".
+ANYMAIL = {"WEBHOOK_SECRET": env_str("NURTURE_ANYMAIL_WEBHOOK_SECRET", "")}
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -19,8 +19,10 @@ urlpatterns = [
     path("", include("nurture.lifecycle.urls")),
     path("", include("nurture.routing.urls")),
     path("", include("nurture.segments.urls")),
+    path("", include("nurture.journeys.urls")),
     path("", include("nurture.accounts.urls")),
     path("", include("nurture.availability.urls")),
     path("", include("nurture.notifications.urls")),
+    path("", include("nurture.messaging.urls")),
     path("", include("nurture.web.urls")),
 ]

@@ -51,6 +51,8 @@ ROLE_SCOPES: dict[str, set[str]] = {
         ApiKey.Scope.LIFECYCLE_WRITE,
         ApiKey.Scope.AVAILABILITY_WRITE,
         ApiKey.Scope.ROUTING_WRITE,
+        ApiKey.Scope.MESSAGING_WRITE,
+        ApiKey.Scope.JOURNEYS_WRITE,
     },
     User.Role.CARE_AGENT: {ApiKey.Scope.CONTACTS_READ, ApiKey.Scope.CONTACTS_WRITE, ApiKey.Scope.EVENTS_WRITE},
 }

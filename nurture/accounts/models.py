@@ -66,6 +66,8 @@ class ApiKey(models.Model):
         LIFECYCLE_WRITE = "lifecycle:write", _("Change stages and lifecycle rules")
         ROUTING_WRITE = "routing:write", _("Change assignment rules and SLAs")
         AVAILABILITY_WRITE = "availability:write", _("Change working hours and leave")
+        JOURNEYS_WRITE = "journeys:write", _("Change journeys and enrol contacts")
+        MESSAGING_WRITE = "messaging:write", _("Send messages and change message templates")
 
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(max_length=12)

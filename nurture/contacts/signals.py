@@ -17,3 +17,5 @@ stage_entered = Signal()
 activity_logged = Signal()
 # Events were appended to timelines (captures, behaviour, messages, tracking); `events`: the Event rows.
 events_recorded = Signal()
+# Contacts were merged (identity.merge_many, after their rows moved to the survivors); `merges`: the Merge rows.
+contacts_merged = Signal()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 
 from nurture.core.jobs import enqueue_daily_jobs, process_due_jobs
+from nurture.journeys.engine import process_due_enrolments
 
-STEPS = [enqueue_daily_jobs, process_due_jobs]
+STEPS = [enqueue_daily_jobs, process_due_jobs, process_due_enrolments]
 
 
 def step() -> bool:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from nurture.accounts.models import User
 from nurture.contacts.actions import set_name
 from nurture.contacts.models import Contact, Event, Identity
+from nurture.contacts.signals import contacts_merged
 from nurture.core import clock
 from nurture.core.jobs import enqueue_on_commit
 from nurture.identity.candidates import refresh_keys
@@ -199,6 +200,7 @@ def merge_many(requests: list[MergeRequest], *, actor: User | None, strict: bool
         )
         MatchKey.objects.filter(contact__in=list(merged_to)).delete()
         refresh_keys(survivor_ids)
+        contacts_merged.send(Contact, merges=merges)  # journeys: a survivor goes on in each journey once
     return merges
 
 

@@ -63,6 +63,7 @@ class StageChange(models.Model):
         API = "api", _("API")
         RULE = "rule", _("Rule")
         SWITCH = "switch", _("Stage set switched")
+        JOURNEY = "journey", _("Journey")
 
     contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="stage_changes")
     from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

@@ -18,6 +18,7 @@ class Notification(models.Model):
         SLA_BREACH = "sla_breach", _("SLA breached")
         REASSIGNED = "reassigned", _("Reassigned")
         INFO = "info", _("Information")
+        TASK = "task", _("Task")  # a call task from a journey (no tasks app yet)
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", db_index=False

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from nurture.accounts.models import User
 from nurture.contacts.conditions import ConditionError, contact_q
 from nurture.contacts.models import Contact, Event
+from nurture.contacts.signals import events_recorded
 from nurture.core import clock
 from nurture.core.jobs import enqueue_on_commit
 from nurture.segments.models import Segment, SegmentMember
@@ -296,12 +297,13 @@ def _recount(segment: Segment) -> int:
 
 def _record(segment: Segment, contact_ids: list[int], kind: str, at: datetime, actor: User | None) -> None:
     """One timeline event per contact that entered or left. Not the contact's own doing: no last activity,
-    no points (record_events would do both)."""
+    no points (record_events would do both); listeners hear of them (journeys start on "entered segment")."""
     data = {"segment": segment.pk, "name": segment.name}
     for chunk in _chunks(contact_ids):
-        Event.objects.bulk_create(
+        events = Event.objects.bulk_create(
             [Event(contact_id=c, type=kind, at=at, source=EVENT_SOURCE, data=data, actor=actor) for c in chunk]
         )
+        events_recorded.send(Contact, events=events)
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:

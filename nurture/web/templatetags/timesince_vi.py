@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django import template
 from django.utils.timesince import timesince
@@ -10,7 +11,7 @@ from django.utils.translation import ngettext_lazy
 
 register = template.Library()
 
-TIME_STRINGS = {
+TIME_STRINGS: dict[str, Any] = {  # lazy: translated when shown
     "year": ngettext_lazy("%(num)d year", "%(num)d years", "num"),
     "month": ngettext_lazy("%(num)d month", "%(num)d months", "num"),
     "week": ngettext_lazy("%(num)d week", "%(num)d weeks", "num"),
