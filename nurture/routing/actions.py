@@ -71,7 +71,7 @@ def save_rule(
         if weight < 1:
             raise RoutingError("members", _("A weight is a whole number of at least 1."))
     team: Team | None = data.get("team")
-    if not members and (team is None or not _team_reps(team)):
+    if not members and (team is None or not _team_reps([team.pk])):
         raise RoutingError("members", _("Choose at least one rep, or a team with active members."))
     now = clock.now()
     with transaction.atomic():
@@ -92,8 +92,13 @@ def save_rule(
     return rule
 
 
-def _team_reps(team: Team) -> list[User]:
-    return list(team.members.filter(is_active=True, role=User.Role.SALES_REP).order_by("username"))
+def _team_reps(team_ids: Iterable[int]) -> dict[int, list[User]]:
+    """Each team's active sales reps, by username: the rotation order of the reps a team brings to a rule."""
+    reps_of: dict[int, list[User]] = {}
+    ids = set(team_ids)
+    for user in User.objects.filter(team_id__in=ids, is_active=True, role=User.Role.SALES_REP).order_by("username"):
+        reps_of.setdefault(user.team_id, []).append(user)  # type: ignore[arg-type]
+    return reps_of
 
 
 def set_capacity(user: User, *, max_per_day: int | None, max_open: int | None) -> Capacity:
@@ -163,10 +168,7 @@ def _members(rules: Sequence[AssignmentRule]) -> dict[int, list[RuleMember]]:
 
     by_rule = load()
     team_ids = {rule.team_id for rule in rules if rule.team_id}
-    team_reps = User.objects.filter(team_id__in=team_ids, is_active=True, role=User.Role.SALES_REP)
-    reps_of: dict[int, list[User]] = {}
-    for user in team_reps.order_by("username") if team_ids else []:
-        reps_of.setdefault(user.team_id, []).append(user)  # type: ignore[arg-type]
+    reps_of = _team_reps(team_ids) if team_ids else {}
     new = []
     for rule in rules:
         known = {m.user_id for m in by_rule[rule.pk]}
