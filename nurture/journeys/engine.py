@@ -243,29 +243,30 @@ class Runner:
     def _send(
         self, graph: dict[str, Any], step_id: str, step: dict[str, Any], members: list[Member]
     ) -> dict[int, Result]:
-        from nurture.messaging.actions import quiet_until, send
+        from nurture.messaging.actions import Outgoing, quiet_until, send_many
         from nurture.messaging.models import Template
 
         channel = graphs.SEND_CHANNEL[step["type"]]
         template = Template.objects.filter(pk=step["template"]).first()
         now = clock.now()
-        quiet = quiet_until(channel, now)
-        results: dict[int, Result] = {}
-        for enrolment, contact in members:
-            journey = self.journeys[enrolment.journey_id]
-            until = quiet if journey.quiet_hours else now
-            if until > now:
-                # Held at the step rather than sent early or left behind: what follows counts from the send.
-                results[enrolment.pk] = Hold(until, waiting=False)
-                continue
-            message = send(
-                contact, channel=channel, key=self.key(enrolment, step_id), template=template,
-                context={"journey": journey.name, "event": enrolment.data.get("event", {})},
-                origin=f"journey:{journey.pk}", fallback=step.get("fallback", "skip"),
-            )  # fmt: skip
-            detail = {"message": message.pk, "status": message.status, "reason": message.reason}
-            results[enrolment.pk] = Go(graphs.next_of(graph, step_id), message.status, detail)
-        return results
+        # A group is one version's step, so one journey.
+        journey = self.journeys[members[0][0].journey_id]
+        until = quiet_until(channel, now) if journey.quiet_hours else now
+        if until > now:
+            # Held at the step rather than sent early or left behind: what follows counts from the send.
+            return {e.pk: Hold(until, waiting=False) for e, _c in members}
+        outgoing = [
+            Outgoing(contact, self.key(enrolment, step_id),
+                     {"journey": journey.name, "event": enrolment.data.get("event", {})})
+            for enrolment, contact in members
+        ]  # fmt: skip
+        messages = send_many(outgoing, channel=channel, template=template, origin=f"journey:{journey.pk}",
+                             fallback=step.get("fallback", "skip"))  # fmt: skip
+        to = graphs.next_of(graph, step_id)
+        return {
+            enrolment.pk: Go(to, m.status, {"message": m.pk, "status": m.status, "reason": m.reason})
+            for (enrolment, _contact), m in zip(members, messages, strict=True)
+        }
 
     _send_email = _send_sms = _send_zalo = _send
 

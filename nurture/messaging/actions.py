@@ -10,27 +10,32 @@ at-least-once with the message's key as the provider's request id (docs/messagin
 from __future__ import annotations
 
 import logging
+from collections import Counter, defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from nurture.contacts.actions import EventInput, record_events
 from nurture.contacts.models import Consent, Contact, Event, Identity
 from nurture.core import clock
-from nurture.core.jobs import enqueue_on_commit
+from nurture.core.jobs import enqueue_many
 from nurture.messaging import providers, tracking
 from nurture.messaging.models import Channel, ChannelPolicy, Message, Suppression, Template
-from nurture.messaging.rendering import TemplateInvalid, render_text, validate_template, variables, zalo_id
+from nurture.messaging.providers.http import ProviderError
+from nurture.messaging.rendering import TemplateInvalid, render_text, validate_template, variables
 
 log = logging.getLogger(__name__)
 
 __all__ = ["TemplateInvalid", "render", "send", "validate_template"]  # validate_template: used by journeys
 
 SEND_JOB = "messaging.send"
+SEND_BATCH = 50  # messages a delivery job carries
 SOURCE = "messaging"
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 # Zalo lets an OA write freely only to someone who interacted with it within the last 7 days.
@@ -69,6 +74,15 @@ def render(template: Template, contact: Contact, extra: dict[str, Any] | None = 
 # --- sending ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One message of a send: to whom, its idempotency key, and variables of its own (a journey's event)."""
+
+    contact: Contact
+    key: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
 def send(
     contact: Contact,
     *,
@@ -81,8 +95,25 @@ def send(
     origin: str = "",
     fallback: str = "skip",
 ) -> Message:
-    """Message a contact on a channel, once per `key`: the Message row (queued, or refused/skipped with its
-    reason) and its delivery job, in the caller's transaction. A key used before returns that message.
+    """Message a contact on a channel, once per `key` (see send_many)."""
+    return send_many([Outgoing(contact, key, context or {})], channel=channel, template=template, subject=subject,
+                     body=body, origin=origin, fallback=fallback)[0]  # fmt: skip
+
+
+def send_many(
+    items: Sequence[Outgoing],
+    *,
+    channel: str,
+    template: Template | None = None,
+    subject: str = "",
+    body: str = "",
+    origin: str = "",
+    fallback: str = "skip",
+) -> list[Message]:
+    """Message contacts on a channel, once per key: a Message row each (queued, or refused/skipped with its
+    reason) and their delivery jobs, in the caller's transaction; returns them in the order given. A key used
+    before returns that message. What decides each message is read for all of them at once, so a journey step
+    sending to 500 contacts costs a handful of queries, not thousands.
 
     Zalo goes as a free-form OA message within 7 days of the contact's last interaction with the OA, else as
     the template's ZNS (by phone), else by `fallback`: "sms" sends the template's SMS text as an SMS (with the
@@ -92,30 +123,110 @@ def send(
         raise MessagingError("channel", f"one of {', '.join(Channel.values)}")
     if fallback not in FALLBACKS:
         raise MessagingError("fallback", f"one of {', '.join(FALLBACKS)}")
-    if not key or len(key) > 200:
+    if any(not item.key or len(item.key) > 200 for item in items):
         raise MessagingError("key", "1 to 200 characters")
     if template is not None and template.channel != channel:
         raise MessagingError("template", f"a {template.channel} template cannot be sent by {channel}")
     with transaction.atomic():
-        # The contact's row is the lock: two sends racing for the last slot under the cap take turns.
-        Contact.objects.select_for_update().filter(pk=contact.pk).values_list("pk", flat=True).first()
-        existing = Message.objects.filter(idempotency_key=key).first()
-        if existing is not None:
-            return existing
+        # The contacts' rows are the lock: two sends racing for the last slot under the cap take turns.
+        contact_ids = sorted({item.contact.pk for item in items})
+        list(Contact.objects.select_for_update().filter(pk__in=contact_ids).order_by("pk").values_list("pk"))
+        messages = Message.objects.in_bulk([item.key for item in items], field_name="idempotency_key")
         now = clock.now()
-        message = Message(
-            contact=contact, template=template, channel=channel, idempotency_key=key, origin=origin[:200],
-            created_at=now, due_at=now,
-        )  # fmt: skip
-        _prepare(message, contact, template, subject, body, context or {}, fallback, now)
+        channels = {channel, Channel.SMS} if channel == Channel.ZALO and fallback == "sms" else {channel}
+        facts = _facts(contact_ids, channels, now)
+        fresh: list[Message] = []
+        for item in items:
+            if item.key in messages:
+                continue
+            message = Message(
+                contact=item.contact, template=template, channel=channel, idempotency_key=item.key,
+                origin=origin[:200], created_at=now, due_at=now,
+            )  # fmt: skip
+            _prepare(message, item.contact, template, subject, body, item.context, fallback, now, facts)
+            if message.status == Message.Status.QUEUED:
+                facts.recent[(item.contact.pk, message.channel)] += 1
+            messages[item.key] = message
+            fresh.append(message)
         try:
-            with transaction.atomic():  # a savepoint: another contact's send may have taken this key
-                message.save()
+            with transaction.atomic():  # a savepoint: another contact's send may have taken one of the keys
+                Message.objects.bulk_create(fresh)
         except IntegrityError:
-            return Message.objects.get(idempotency_key=key)
-        if message.status == Message.Status.QUEUED:
-            _queue(message)
-    return message
+            fresh = [_save_first(message, messages) for message in fresh]
+        _queue([m for m in fresh if m.status == Message.Status.QUEUED])
+    return [messages[item.key] for item in items]
+
+
+def _save_first(message: Message, messages: dict[str, Message]) -> Message:
+    """Save one message unless its key was taken meanwhile; `messages` then holds the one that took it."""
+    message.pk = None
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:
+        messages[message.idempotency_key] = Message.objects.get(idempotency_key=message.idempotency_key)
+    return messages[message.idempotency_key]
+
+
+@dataclass
+class _Facts:
+    """What decides the messages of one send, read for all its contacts in a few queries."""
+
+    consents: dict[tuple[int, str], bool]
+    suppressed: set[tuple[str, str]]
+    recent: Counter[tuple[int, str]]  # messages counted against each contact's cap on a channel
+    policies: dict[str, ChannelPolicy]
+    zalo_ids: dict[int, str]
+    zalo_active: set[int]
+
+
+def _facts(contact_ids: list[int], channels: set[str], now: datetime) -> _Facts:
+    zalo_ids = _zalo_ids(contact_ids) if Channel.ZALO in channels else {}
+    contacts = Contact.objects.filter(pk__in=contact_ids).values_list("pk", "email", "phone")
+    addresses = {a for pk, email, phone in contacts for a in (email, phone, zalo_ids.get(pk, "")) if a}
+    policies = {channel: policy(channel) for channel in channels}
+    recent: Counter[tuple[int, str]] = Counter()
+    for channel, rule in policies.items():
+        if rule.max_messages:
+            counted = Message.objects.filter(
+                contact_id__in=contact_ids, channel=channel, status__in=COUNTED,
+                created_at__gt=now - timedelta(days=rule.per_days),
+            ).values_list("contact_id").annotate(n=Count("pk"))  # fmt: skip
+            recent.update({(contact_id, channel): n for contact_id, n in counted})
+    active: set[int] = set()
+    if zalo_ids:
+        interactions = Event.objects.filter(
+            contact_id__in=list(zalo_ids), type__in=ZALO_INTERACTIONS, at__gte=now - ZALO_WINDOW
+        )
+        active = set(interactions.values_list("contact_id", flat=True).distinct())
+    return _Facts(
+        consents=_consents(contact_ids, channels),
+        suppressed=set(
+            Suppression.objects.filter(channel__in=channels, address__in=addresses).values_list("channel", "address")
+        ),
+        recent=recent, policies=policies, zalo_ids=zalo_ids, zalo_active=active,
+    )  # fmt: skip
+
+
+def _consents(contact_ids: Collection[int], channels: Collection[str]) -> dict[tuple[int, str], bool]:
+    """Each (contact, channel)'s latest decision. Without one, only email may be sent, and only when
+    NURTURE_EMAIL_NEEDS_CONSENT is off (Decree 13/2023 asks for consent; some businesses rely on another basis)."""
+    default = not settings.NURTURE_EMAIL_NEEDS_CONSENT
+    decided = {(c, ch): ch == Channel.EMAIL and default for c in contact_ids for ch in channels}
+    rows = Consent.objects.filter(contact_id__in=contact_ids, channel__in=channels).order_by("at", "id")
+    decided.update({(c, ch): granted for c, ch, granted in rows.values_list("contact_id", "channel", "granted")})
+    return decided
+
+
+def consented(contact: Contact, channel: str) -> bool:
+    """The contact's latest decision for the channel (see _consents)."""
+    return _consents([contact.pk], [channel])[(contact.pk, channel)]
+
+
+def _zalo_ids(contact_ids: list[int]) -> dict[int, str]:
+    """Each contact's Zalo user id (for OA messages), the most recent one it was given."""
+    rows = Identity.objects.filter(contact_id__in=contact_ids, kind=Identity.Kind.ZALO).order_by("created_at", "id")
+    return dict(rows.values_list("contact_id", "value"))
 
 
 def _prepare(
@@ -127,17 +238,17 @@ def _prepare(
     extra: dict[str, Any],
     fallback: str,
     now: datetime,
+    facts: _Facts,
 ) -> None:
     """Decide the route, the address and the content, or stop the message with its reason."""
-    addresses = _addresses(contact, message.channel)
-    if stop := _refusal(contact, message.channel, addresses, now):
+    if stop := _refusal(contact, message.channel, facts):
         return _stop(message, *stop)
     if template is not None:
         subject, body = template.subject, template.body
     zns: dict[str, str] = {}
     if message.channel == Channel.ZALO:
-        user_id = zalo_id(contact)
-        if user_id and _zalo_active(contact, now):
+        user_id = facts.zalo_ids.get(contact.pk, "")
+        if user_id and contact.pk in facts.zalo_active:
             message.route, message.address = Message.Route.ZALO_OA, user_id
         elif template is not None and template.zns_template_id and contact.phone:
             message.route, message.address = Message.Route.ZALO_ZNS, contact.phone
@@ -145,13 +256,13 @@ def _prepare(
         elif fallback == "sms":
             message.channel = Channel.SMS
             body = (template.sms_body or template.body) if template is not None else body
-            if stop := _refusal(contact, Channel.SMS, _addresses(contact, Channel.SMS), now):
+            if stop := _refusal(contact, Channel.SMS, facts):
                 return _stop(message, *stop)
             message.route, message.address = Message.Route.SMS, contact.phone
         else:
             return _stop(message, Message.Status.SKIPPED, Message.Reason.NO_ZALO_ROUTE)
     else:
-        message.route, message.address = message.channel, addresses[0]
+        message.route, message.address = message.channel, _addresses(contact, message.channel, facts.zalo_ids)[0]
     values = variables(contact, links(contact, message.channel), extra)
     try:
         message.subject = render_text(subject, values)[:300] if message.channel == Channel.EMAIL else ""
@@ -159,43 +270,36 @@ def _prepare(
         message.zns_data = {name: render_text(str(text), values) for name, text in zns.items()}
     except TemplateInvalid as exc:
         return _stop(message, Message.Status.REFUSED, Message.Reason.TEMPLATE_ERROR, str(exc))
-    message.due_at = quiet_until(message.channel, now)
+    message.due_at = _quiet_until(facts.policies[message.channel], now)
 
 
 def _stop(message: Message, status: str, reason: str, error: str = "") -> None:
     message.status, message.reason, message.error = status, reason, error
 
 
-def _addresses(contact: Contact, channel: str) -> list[str]:
+def _addresses(contact: Contact, channel: str, zalo_ids: dict[int, str]) -> list[str]:
     """Where this channel reaches the contact; a Zalo message goes to its Zalo id (OA) or its phone (ZNS)."""
     if channel == Channel.EMAIL:
         found = [contact.email]
     elif channel == Channel.SMS:
         found = [contact.phone]
     else:
-        found = [zalo_id(contact), contact.phone]
+        found = [zalo_ids.get(contact.pk, ""), contact.phone]
     return [a for a in found if a]
 
 
-def _refusal(contact: Contact, channel: str, addresses: list[str], now: datetime) -> tuple[str, str] | None:
+def _refusal(contact: Contact, channel: str, facts: _Facts) -> tuple[str, str] | None:
+    addresses = _addresses(contact, channel, facts.zalo_ids)
     if not addresses:
         return Message.Status.REFUSED, Message.Reason.NO_ADDRESS
-    if not consented(contact, channel):
+    if not facts.consents[(contact.pk, channel)]:
         return Message.Status.REFUSED, Message.Reason.NO_CONSENT
-    if Suppression.objects.filter(channel=channel, address__in=addresses).exists():
+    if any((channel, a) in facts.suppressed for a in addresses):
         return Message.Status.REFUSED, Message.Reason.SUPPRESSED
-    if _capped(contact, channel, now):
+    cap = facts.policies[channel].max_messages
+    if cap and facts.recent[(contact.pk, channel)] >= cap:
         return Message.Status.SKIPPED, Message.Reason.FREQUENCY_CAP
     return None
-
-
-def consented(contact: Contact, channel: str) -> bool:
-    """The latest decision for the channel. Without one, only email may be sent, and only when
-    NURTURE_EMAIL_NEEDS_CONSENT is off (Decree 13/2023 asks for consent; some businesses rely on another basis)."""
-    latest = Consent.objects.filter(contact=contact, channel=channel).order_by("-at", "-id").first()
-    if latest is not None:
-        return latest.granted
-    return channel == Channel.EMAIL and not settings.NURTURE_EMAIL_NEEDS_CONSENT
 
 
 def policy(channel: str) -> ChannelPolicy:
@@ -211,19 +315,12 @@ def policy(channel: str) -> ChannelPolicy:
     )  # fmt: skip
 
 
-def _capped(contact: Contact, channel: str, now: datetime) -> bool:
-    rule = policy(channel)
-    if not rule.max_messages:
-        return False
-    recent = Message.objects.filter(
-        contact=contact, channel=channel, status__in=COUNTED, created_at__gt=now - timedelta(days=rule.per_days)
-    )
-    return recent.count() >= rule.max_messages
-
-
 def quiet_until(channel: str, now: datetime) -> datetime:
     """`now`, or the end of the channel's quiet hours (Vietnam time) when `now` falls inside them."""
-    rule = policy(channel)
+    return _quiet_until(policy(channel), now)
+
+
+def _quiet_until(rule: ChannelPolicy, now: datetime) -> datetime:
     start, end = rule.quiet_from, rule.quiet_to
     if start is None or end is None or start == end:
         return now
@@ -236,43 +333,64 @@ def quiet_until(channel: str, now: datetime) -> datetime:
     return until if until > local else until + timedelta(days=1)
 
 
-def _zalo_active(contact: Contact, now: datetime) -> bool:
-    since = now - ZALO_WINDOW
-    return Event.objects.filter(contact=contact, type__in=ZALO_INTERACTIONS, at__gte=since).exists()
-
-
-def _queue(message: Message) -> None:
-    # Keyed by the message (and its manual retries): a job enqueued twice still sends once.
-    key = f"{SEND_JOB}:{message.pk}" + (f":{message.retries}" if message.retries else "")
-    enqueue_on_commit(SEND_JOB, {"message_id": message.pk}, key=key, due_at=message.due_at)
+def _queue(messages: Sequence[Message]) -> None:
+    """Delivery jobs for queued messages, up to SEND_BATCH messages a job (one SMTP session, one write of their
+    events). Keyed by the first message (and its manual retries): a job enqueued twice still sends once."""
+    by_due: dict[datetime, list[Message]] = defaultdict(list)
+    for message in messages:
+        by_due[message.due_at].append(message)
+    jobs = []
+    for due_at, group in by_due.items():
+        for start in range(0, len(group), SEND_BATCH):
+            batch = group[start : start + SEND_BATCH]
+            key = f"{SEND_JOB}:{batch[0].pk}" + (f":{batch[0].retries}" if batch[0].retries else "")
+            jobs.append((key, {"message_ids": [m.pk for m in batch]}, due_at))
+    enqueue_many(SEND_JOB, jobs)
 
 
 # --- delivering (the job) -----------------------------------------------------------------------------
 
 
-def deliver(message_id: int, *, last_attempt: bool) -> None:
-    """Send one queued message through its provider. A provider error is stored on the message and re-raised,
-    so the job retries with back-off; after the last attempt the message is failed with the reason."""
-    message = Message.objects.select_related("contact", "template").filter(pk=message_id).first()
-    if message is None or message.status != Message.Status.QUEUED:
+def deliver(message_ids: Sequence[int], *, last_attempt: bool) -> None:
+    """Send queued messages through their providers, all of them even when one fails. A provider error is
+    stored on its message and raised at the end, so the job retries (the messages sent are skipped then);
+    after the last attempt the message is failed with the reason."""
+    queued = Message.objects.select_related("contact", "template").filter(pk__in=message_ids)
+    messages = list(queued.filter(status=Message.Status.QUEUED).order_by("pk"))
+    if not messages:
         return  # sent by an earlier run of this job, cancelled by an unsubscribe, or erased with its contact
     # Checked again: the contact may have withdrawn consent or bounced while the message waited.
-    if not consented(message.contact, message.channel):
-        return _close(message, Message.Reason.NO_CONSENT)
-    if Suppression.objects.filter(channel=message.channel, address=message.address).exists():
-        return _close(message, Message.Reason.SUPPRESSED)
-    try:
-        provider_id = providers.send(message)
-    except Exception as exc:  # noqa: BLE001 - whatever a provider raises is kept on the message, then retried
-        _attempt_failed(message, f"{type(exc).__name__}: {exc}"[:2000], last=last_attempt)
-        raise
+    consents = _consents({m.contact_id for m in messages}, {m.channel for m in messages})
+    suppressed = set(
+        Suppression.objects.filter(
+            channel__in={m.channel for m in messages}, address__in={m.address for m in messages}
+        ).values_list("channel", "address")
+    )
+    sent: list[tuple[Message, str]] = []
+    failed: list[tuple[Message, str]] = []
+    for message in messages:
+        if not consents[(message.contact_id, message.channel)]:
+            _close(message, Message.Reason.NO_CONSENT)
+        elif (message.channel, message.address) in suppressed:
+            _close(message, Message.Reason.SUPPRESSED)
+        else:
+            try:
+                sent.append((message, providers.send(message)))
+            except Exception as exc:  # noqa: BLE001 - whatever a provider raises is kept on the message, then retried
+                failed.append((message, f"{type(exc).__name__}: {exc}"[:2000]))
     now = clock.now()
     with transaction.atomic():
-        sent = Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
-            status=Message.Status.SENT, sent_at=now, provider_id=provider_id[:200], reason="", error=""
-        )
-        if sent:
-            _event(message, Event.Type.MESSAGE_SENT)
+        done = [
+            message for message, provider_id in sent
+            if Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
+                status=Message.Status.SENT, sent_at=now, provider_id=provider_id[:200], reason="", error=""
+            )
+        ]  # fmt: skip
+        _events(done, Event.Type.MESSAGE_SENT)
+    for message, error in failed:
+        _attempt_failed(message, error, last=last_attempt)
+    if failed:
+        raise ProviderError(f"{len(failed)} of {len(messages)} messages failed, the first with: {failed[0][1]}")
 
 
 def _close(message: Message, reason: str) -> None:
@@ -289,15 +407,17 @@ def _attempt_failed(message: Message, error: str, *, last: bool) -> None:
         Message.objects.filter(pk=message.pk).update(
             status=Message.Status.FAILED, reason=Message.Reason.PROVIDER_ERROR, error=error
         )
-        _event(message, Event.Type.MESSAGE_FAILED, error=error)
+        _events([message], Event.Type.MESSAGE_FAILED, error=error)
 
 
-def _event(message: Message, type: str, **data: Any) -> None:
+def _events(messages: Sequence[Message], type: str, **data: Any) -> None:
+    if not messages:
+        return
     record_events([EventInput(
-        contact_id=message.contact_id, type=type, source=SOURCE,
-        data={"message_id": message.pk, "channel": message.channel, "route": message.route, "origin": message.origin,
-              "template_id": message.template_id, **data},
-    )])  # fmt: skip
+        contact_id=m.contact_id, type=type, source=SOURCE,
+        data={"message_id": m.pk, "channel": m.channel, "route": m.route, "origin": m.origin,
+              "template_id": m.template_id, **data},
+    ) for m in messages])  # fmt: skip
 
 
 def retry(message: Message) -> Message:
@@ -309,7 +429,7 @@ def retry(message: Message) -> Message:
         locked.status, locked.reason, locked.due_at = Message.Status.QUEUED, "", clock.now()
         locked.retries += 1
         locked.save(update_fields=["status", "reason", "retries", "due_at"])
-        _queue(locked)
+        _queue([locked])
     return locked
 
 
@@ -322,7 +442,7 @@ def record_open(message_id: int) -> bool:
         first = Message.objects.filter(pk=message_id, opened_at__isnull=True).update(opened_at=clock.now())
         message = Message.objects.filter(pk=message_id).first() if first else None
         if message is not None:
-            _event(message, Event.Type.EMAIL_OPENED)
+            _events([message], Event.Type.EMAIL_OPENED)
     return bool(first)
 
 
@@ -332,7 +452,7 @@ def record_click(message_id: int, url: str) -> bool:
         if message is None:
             return False
         Message.objects.filter(pk=message_id, clicked_at__isnull=True).update(clicked_at=clock.now())
-        _event(message, Event.Type.EMAIL_CLICKED, url=url)
+        _events([message], Event.Type.EMAIL_CLICKED, url=url)
     return True
 
 
@@ -343,7 +463,7 @@ def mark_delivered(message: Message) -> bool:
             status=Message.Status.DELIVERED, delivered_at=clock.now()
         )
         if done:
-            _event(message, Event.Type.MESSAGE_DELIVERED)
+            _events([message], Event.Type.MESSAGE_DELIVERED)
     return bool(done)
 
 
@@ -354,7 +474,7 @@ def mark_rejected(message: Message, detail: str) -> bool:
             status=Message.Status.FAILED, reason=Message.Reason.REJECTED, error=detail[:2000]
         )
         if done:
-            _event(message, Event.Type.MESSAGE_FAILED, error=detail[:500])
+            _events([message], Event.Type.MESSAGE_FAILED, error=detail[:500])
     return bool(done)
 
 
@@ -381,13 +501,16 @@ def record_bounce(address: str, *, complaint: bool, detail: str = "", message: M
 
 def channel_state(contact: Contact) -> dict[str, bool]:
     """Per channel: may this contact be messaged there (consent given and no address suppressed)?"""
+    zalo_ids = _zalo_ids([contact.pk])
+    addresses = {ch: _addresses(contact, ch, zalo_ids) for ch in Channel.values}
     suppressed = set(
-        Suppression.objects.filter(
-            address__in=[a for ch in Channel.values for a in _addresses(contact, ch)]
-        ).values_list("channel", "address")
+        Suppression.objects.filter(address__in=[a for found in addresses.values() for a in found]).values_list(
+            "channel", "address"
+        )
     )
+    consents = _consents([contact.pk], Channel.values)
     return {
-        ch: consented(contact, ch) and not any((ch, a) in suppressed for a in _addresses(contact, ch))
+        ch: consents[(contact.pk, ch)] and not any((ch, a) in suppressed for a in addresses[ch])
         for ch in Channel.values
     }
 
@@ -405,7 +528,7 @@ def set_preferences(contact: Contact, wanted: dict[str, bool], *, source: str) -
                 continue
             changed.append(channel)
             Consent.objects.create(contact=contact, channel=channel, granted=want, source=source, at=now)
-            addresses = _addresses(contact, channel)
+            addresses = _addresses(contact, channel, _zalo_ids([contact.pk]))
             if want:
                 # Bounces and complaints stay: a person can take back an unsubscribe, not a dead mailbox.
                 Suppression.objects.filter(

@@ -10,15 +10,16 @@ import time_machine
 from django.test import Client
 from pytest_django.fixtures import Settings
 
+from nurture.accounts.models import User
 from nurture.contacts.models import Consent, Contact, Event
 from nurture.core import clock
 from nurture.core.jobs import process_due_jobs
 from nurture.core.models import Job
-from nurture.messaging.actions import send
+from nurture.messaging.actions import Outgoing, send, send_many
 from nurture.messaging.models import Message, Suppression, Template
 from nurture.messaging.providers.zalo import tracking_id
-from nurture.messaging.tests.conftest import ZALO_TOKEN, CountingMailbox, Providers
-from nurture.notifications.tests.conftest import free_port
+from nurture.messaging.tests.conftest import ZALO_TOKEN, CountingMailbox, Providers, consent
+from nurture.notifications.tests.conftest import free_port, make_lead
 
 pytestmark = pytest.mark.django_db
 NOW = "2026-03-02 10:00 +07:00"
@@ -225,3 +226,28 @@ def test_an_unsubscribe_or_bounce_while_queued_stops_the_message(
         ("refused", "no_consent"),
         ("refused", "suppressed"),
     ]
+
+
+def test_one_failure_in_a_batch_holds_back_only_that_message(providers: Providers, an: Contact, owner: User) -> None:
+    # Given three SMS in one delivery job, and eSMS failing the first call only
+    others = [make_lead(owner, phone=f"+8491200000{i}") for i in range(2)]
+    for contact in others:
+        consent(contact, "sms")
+    with time_machine.travel(NOW, tick=False):
+        send_many([Outgoing(c, f"k{c.pk}") for c in [an, *others]], channel="sms", body="Chào")
+    [job] = Job.objects.all()
+    providers.failures = 1
+    # When the job runs, then the other two are sent and on the timeline; the first waits with its error
+    with time_machine.travel(NOW, tick=False):
+        process_due_jobs()
+    assert list(Message.objects.order_by("pk").values_list("status", flat=True)) == ["queued", "sent", "sent"]
+    assert Message.objects.order_by("pk")[0].error.startswith("ProviderError: HTTP 500")
+    assert len(sent_events()) == 2
+    # And when the job comes round again, only the held-back message goes: nobody gets a second SMS
+    job.refresh_from_db()
+    with time_machine.travel(job.due_at, tick=False):
+        process_due_jobs()
+    assert list(Message.objects.order_by("pk").values_list("status", flat=True)) == ["sent", "sent", "sent"]
+    assert [c.body["Phone"] for c in providers.calls].count("84912345678") == 2
+    assert len(providers.calls) == 4 and len(sent_events()) == 3
+    assert Job.objects.get().status == Job.Status.DONE

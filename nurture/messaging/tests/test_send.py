@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -13,7 +14,7 @@ from nurture.accounts.models import User
 from nurture.contacts.models import Contact, Event
 from nurture.core import clock
 from nurture.core.models import Job
-from nurture.messaging.actions import MessagingError, send
+from nurture.messaging.actions import SEND_BATCH, MessagingError, Outgoing, send, send_many
 from nurture.messaging.models import ChannelPolicy, Message, Suppression, Template
 from nurture.messaging.tests.conftest import consent
 from nurture.notifications.tests.conftest import make_lead
@@ -64,7 +65,7 @@ def test_an_email_is_queued_rendered_with_its_job(an: Contact) -> None:
     job = Job.objects.get()
     assert (job.kind, job.payload, job.idempotency_key, job.due_at) == (
         "messaging.send",
-        {"message_id": message.pk},
+        {"message_ids": [message.pk]},
         f"messaging.send:{message.pk}",
         clock.now(),
     )
@@ -166,7 +167,7 @@ def test_quiet_hours_defer_sms_and_zalo_not_email(an: Contact) -> None:
     # Then the SMS waits until 08:00 next morning (queued, not refused) and its job is due then; email goes now
     morning = clock.now().fromisoformat("2026-03-03T08:00:00+07:00")
     assert (sms.status, sms.due_at) == ("queued", morning)
-    assert Job.objects.get(payload={"message_id": sms.pk}).due_at == morning
+    assert Job.objects.get(payload={"message_ids": [sms.pk]}).due_at == morning
     assert mail.due_at == mail.created_at
     # And a Zalo OA message just after midnight, the same morning
     with time_machine.travel("2026-03-03 00:10 +07:00", tick=False):
@@ -249,3 +250,34 @@ def test_bad_arguments_are_refused_naming_the_field(an: Contact) -> None:
         send(an, channel="sms", key="k", template=zalo_template())
     assert caught.value.field == "template"
     assert Message.objects.count() == 0
+
+
+@time_machine.travel(DAY, tick=False)
+def test_a_batch_decides_each_message_in_a_few_queries(
+    an: Contact, owner: User, django_assert_max_num_queries: Any
+) -> None:
+    # Given SMS capped at one a day, and 40 more contacts: every other one without consent, one suppressed
+    ChannelPolicy.objects.create(channel="sms", max_messages=1, per_days=1)
+    others = [make_lead(owner, phone=f"+849120000{i:02d}") for i in range(40)]
+    for i, contact in enumerate(others):
+        consent(contact, "sms", granted=i % 2 == 0)
+    Suppression.objects.create(channel="sms", address=others[2].phone, reason="unsubscribe", created_at=clock.now())
+    # When one send_many messages them all, An twice (two keys) and a key used before once more
+    first = send(an, channel="sms", key="before", body="x")
+    items = [Outgoing(c, f"b:{c.pk}", {"offer": "10%"}) for c in [an, *others]]
+    items += [Outgoing(an, "b:again"), Outgoing(an, "before")]
+    with django_assert_max_num_queries(14):
+        messages = send_many(items, channel="sms", body="Chào {{ greeting }}, ưu đãi {{ offer | default('') }}")
+    # Then each message is decided as send() would: An is over the cap, consent and suppression are honoured
+    by_key = {m.idempotency_key: (m.status, m.reason) for m in messages}
+    assert by_key[f"b:{an.pk}"] == by_key["b:again"] == ("skipped", "frequency_cap")
+    assert messages[-1] == first
+    assert by_key[f"b:{others[1].pk}"] == ("refused", "no_consent")
+    assert by_key[f"b:{others[2].pk}"] == ("refused", "suppressed")
+    queued = [m for m in messages[1:41] if m.status == "queued"]
+    assert len(queued) == 19 and {m.body for m in queued} == {"Chào anh/chị, ưu đãi 10%"}
+    # And the queued ones share delivery jobs of at most SEND_BATCH messages, each message in exactly one
+    jobs = Job.objects.exclude(idempotency_key=f"messaging.send:{first.pk}")
+    carried = [pk for job in jobs for pk in job.payload["message_ids"]]
+    assert sorted(carried) == sorted(m.pk for m in queued)
+    assert all(len(job.payload["message_ids"]) <= SEND_BATCH for job in jobs)
