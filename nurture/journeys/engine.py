@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -37,6 +37,10 @@ from nurture.core import clock
 from nurture.journeys import graph as graphs
 from nurture.journeys.actions import RUNNING, JourneyError, enrol
 from nurture.journeys.models import Enrolment, Journey, JourneyVersion, StepRun
+
+if TYPE_CHECKING:
+    from nurture.accounts.models import User
+    from nurture.notifications.actions import Notice
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +119,8 @@ class Runner:
             JourneyVersion.objects.filter(pk__in={e.version_id for e in self.batch}).values_list("pk", "graph")
         )
         self.runs: list[StepRun] = []
+        # One clock reading per batch: enrolments that end or move together share one state (one UPDATE in _save).
+        self.now = clock.now()
         self.stale: set[int] = set()  # contacts a step changed: read again before the next round
 
     def run(self) -> int:
@@ -127,7 +133,7 @@ class Runner:
                 self._refresh_contacts()
                 active = self._round(self._unconverted(active))
             for enrolment in active:  # still walking after ROUNDS steps: the next batch goes on
-                enrolment.next_due_at = clock.now()
+                enrolment.next_due_at = self.now
             StepRun.objects.bulk_create(self.runs)
             self._save()
         finally:
@@ -201,8 +207,8 @@ class Runner:
         return results
 
     def _apply(self, enrolment: Enrolment, graph: dict[str, Any], step_id: str, result: Result) -> bool:
-        """Record what the step did; returns whether the enrolment goes on in this batch."""
-        now = clock.now()
+        """Record what the step did (at the real time); returns whether the enrolment goes on in this batch."""
+        now = self.now
         if isinstance(result, Retry):
             enrolment.attempts += 1
             enrolment.last_error = result.error[:2000]
@@ -218,7 +224,7 @@ class Runner:
         visit = enrolment.visits.get(step_id, 0) + 1
         enrolment.visits = {**enrolment.visits, step_id: visit}
         self.runs.append(StepRun(enrolment=enrolment, journey_id=enrolment.journey_id, step=step_id, visit=visit,
-                                 at=now, outcome=result.outcome[:20], detail=result.detail))  # fmt: skip
+                                 at=clock.now(), outcome=result.outcome[:20], detail=result.detail))  # fmt: skip
         enrolment.attempts, enrolment.last_error, enrolment.wait_event, enrolment.woken_by = 0, "", "", None
         if result.end or result.to is None:
             self._close(enrolment, Enrolment.Status.COMPLETED, result.end)
@@ -228,7 +234,7 @@ class Runner:
 
     def _close(self, enrolment: Enrolment, status: str, reason: str) -> None:
         enrolment.status, enrolment.exit_reason = status, reason[:200]
-        enrolment.finished_at, enrolment.next_due_at = clock.now(), None
+        enrolment.finished_at, enrolment.next_due_at = self.now, None
 
     # --- the steps: each takes one group (same version and step) and returns a result per enrolment ---------
 
@@ -272,42 +278,47 @@ class Runner:
 
     def _notify_owner(self, graph: dict[str, Any], step_id: str, step: dict[str, Any],
                       members: list[Member]) -> dict[int, Result]:  # fmt: skip
-        from nurture.notifications.actions import notify
+        from nurture.notifications.actions import Notice
         from nurture.notifications.models import Notification
 
-        results: dict[int, Result] = {}
-        for enrolment, contact in members:
-            if contact.owner is None:
-                results[enrolment.pk] = Go(graphs.next_of(graph, step_id), "skipped", {"reason": "no owner"})
-                continue
-            notice = notify(
-                contact.owner, kind=Notification.Kind.INFO, contact=contact, key=self.key(enrolment, step_id),
-                title=f"{step['title']}: {contact.display_name}", body=step.get("body", ""),
-            )  # fmt: skip
-            results[enrolment.pk] = Go(graphs.next_of(graph, step_id), "done", {"notification": notice.pk})
-        return results
+        return self._tell_owners(graph, step_id, members, lambda enrolment, contact, owner: Notice(
+            owner, Notification.Kind.INFO, f"{step['title']}: {contact.display_name}",
+            step.get("body", ""), contact, key=self.key(enrolment, step_id),
+        ))  # fmt: skip
 
     def _call_task(self, graph: dict[str, Any], step_id: str, step: dict[str, Any],
                    members: list[Member]) -> dict[int, Result]:  # fmt: skip
         """No tasks app yet: the owner gets a task notice with the script, and the timeline says so."""
-        from nurture.notifications.actions import notify
+        from nurture.notifications.actions import Notice
         from nurture.notifications.models import Notification
 
-        results: dict[int, Result] = {}
-        events = []
-        for enrolment, contact in members:
-            if contact.owner is None:
-                results[enrolment.pk] = Go(graphs.next_of(graph, step_id), "skipped", {"reason": "no owner"})
-                continue
+        def task(enrolment: Enrolment, contact: Contact, owner: User) -> Notice:
             journey = self.journeys[enrolment.journey_id]
             title = _("Call %(name)s (%(journey)s)") % {"name": contact.display_name, "journey": journey.name}
-            notice = notify(contact.owner, kind=Notification.Kind.TASK, contact=contact, title=title,
-                            body=step["script"], key=self.key(enrolment, step_id))  # fmt: skip
-            events.append(Event(contact=contact, type=Event.Type.TASK_CREATED, at=clock.now(), source="journeys",
-                                data={"kind": "call", "owner_id": contact.owner_id, "script": step["script"],
-                                      "journey_id": journey.pk, "notification_id": notice.pk}))  # fmt: skip
-            results[enrolment.pk] = Go(graphs.next_of(graph, step_id), "done", {"notification": notice.pk})
-        Event.objects.bulk_create(events)
+            return Notice(owner, Notification.Kind.TASK, title, step["script"], contact,
+                          key=self.key(enrolment, step_id))  # fmt: skip
+
+        results = self._tell_owners(graph, step_id, members, task)
+        Event.objects.bulk_create(
+            Event(contact=contact, type=Event.Type.TASK_CREATED, at=self.now, source="journeys",
+                  data={"kind": "call", "owner_id": contact.owner_id, "script": step["script"],
+                        "journey_id": enrolment.journey_id, "notification_id": result.detail["notification"]})
+            for enrolment, contact in members
+            if isinstance(result := results[enrolment.pk], Go) and "notification" in result.detail
+        )  # fmt: skip
+        return results
+
+    def _tell_owners(self, graph: dict[str, Any], step_id: str, members: list[Member],
+                     notice: Callable[[Enrolment, Contact, User], Notice]) -> dict[int, Result]:  # fmt: skip
+        """One notice per contact to its owner, all in one notify_many; a contact nobody owns is skipped."""
+        from nurture.notifications.actions import notify_many
+
+        to = graphs.next_of(graph, step_id)
+        owned = [(e, c, c.owner) for e, c in members if c.owner is not None]
+        sent = notify_many([notice(e, c, owner) for e, c, owner in owned])
+        results: dict[int, Result] = {e.pk: Go(to, "skipped", {"reason": "no owner"}) for e, _c in members}
+        for (enrolment, _contact, _owner), made in zip(owned, sent, strict=True):
+            results[enrolment.pk] = Go(to, "done", {"notification": made.pk})
         return results
 
     def _update_field(self, graph: dict[str, Any], step_id: str, step: dict[str, Any],

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from nurture.accounts.models import User
 from nurture.contacts.models import Contact
 from nurture.core import clock
-from nurture.core.jobs import enqueue_on_commit
+from nurture.core.jobs import enqueue_many, enqueue_on_commit
 from nurture.core.models import Job
 from nurture.notifications.models import Notification, WebhookChannel
 
@@ -47,6 +47,19 @@ class NotificationError(ValueError):
 # --- notifying -----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One notice to send with notify_many."""
+
+    user: User
+    kind: str
+    title: str
+    body: str = ""
+    contact: Contact | None = None
+    url: str = ""
+    key: str | None = None
+
+
 def notify(
     user: User,
     *,
@@ -57,50 +70,74 @@ def notify(
     url: str = "",
     key: str | None = None,
 ) -> Notification:
-    """Tell `user` something: the in-app notice, plus its email and webhook jobs, in the caller's transaction.
+    """Tell `user` something (see notify_many)."""
+    return notify_many([Notice(user, kind, title, body, contact, url, key)])[0]
 
-    With `key`, a second call with the same key returns the first notice and queues nothing more. Without
-    `url`, a notice about a contact links to the contact's page.
-    """
-    if kind not in Notification.Kind.values:
-        raise NotificationError("kind", f"unknown kind {kind!r}")
-    title = " ".join(title.split())[:TITLE_LENGTH]
-    if not title:
-        raise NotificationError("title", "a notice needs a title")
-    if not url and contact is not None:
-        url = reverse("contacts:detail", kwargs={"contact_id": contact.pk})
-    fields: dict[str, Any] = {
-        "user": user, "kind": kind, "title": title, "body": body, "contact": contact,
-        "url": url[:URL_LENGTH], "created_at": clock.now(),
-    }  # fmt: skip
+
+def notify_many(notices: Sequence[Notice]) -> list[Notification]:
+    """The in-app notices, plus their email and webhook jobs, in the caller's transaction; returned in the order
+    given. A notice with a key used before returns that first notice and queues nothing more. Without a url, a
+    notice about a contact links to the contact's page."""
+    now = clock.now()
+    rows: list[Notification] = []
+    for notice in notices:
+        if notice.kind not in Notification.Kind.values:
+            raise NotificationError("kind", f"unknown kind {notice.kind!r}")
+        title = " ".join(notice.title.split())[:TITLE_LENGTH]
+        if not title:
+            raise NotificationError("title", "a notice needs a title")
+        url = notice.url
+        if not url and notice.contact is not None:
+            url = reverse("contacts:detail", kwargs={"contact_id": notice.contact.pk})
+        rows.append(Notification(
+            user=notice.user, kind=notice.kind, title=title, body=notice.body, contact=notice.contact,
+            url=url[:URL_LENGTH], created_at=now, key=notice.key,
+        ))  # fmt: skip
     with transaction.atomic():
-        if key is not None:
-            existing = Notification.objects.filter(key=key).first()
-            if existing is not None:
-                return existing
-            try:
-                with transaction.atomic():  # a savepoint: a parallel notify with this key may win the insert
-                    notice = Notification.objects.create(key=key, **fields)
-            except IntegrityError:
-                return Notification.objects.get(key=key)
-        else:
-            notice = Notification.objects.create(**fields)
-        _queue_deliveries(notice)
-    return notice
+        keyed = Notification.objects.in_bulk([r.key for r in rows if r.key is not None], field_name="key")
+        fresh = []
+        for row in rows:
+            if row.key is None or row.key not in keyed:
+                fresh.append(row)
+                if row.key is not None:
+                    keyed[row.key] = row
+        try:
+            with transaction.atomic():  # a savepoint: a parallel notify with one of these keys may win the insert
+                Notification.objects.bulk_create(fresh)
+        except IntegrityError:
+            fresh = [_create_first(row, keyed) for row in fresh]
+        _queue_deliveries([row for row in fresh if row.key is None or keyed[row.key] is row])
+    return [keyed[row.key] if row.key is not None else row for row in rows]
 
 
-def _queue_deliveries(notice: Notification) -> None:
-    user = notice.user
-    if user.is_active and user.email:
-        enqueue_on_commit(EMAIL_JOB, {"notification_id": notice.pk}, key=f"{EMAIL_JOB}:{notice.pk}")
-    channels = WebhookChannel.objects.filter(Q(user__isnull=True) | Q(user=user), is_active=True).order_by("pk")
-    for channel in channels:
-        if channel.receives(notice.kind):
-            enqueue_on_commit(
-                WEBHOOK_JOB,
-                {"notification_id": notice.pk, "channel_id": channel.pk},
-                key=f"{WEBHOOK_JOB}:{notice.pk}:{channel.pk}",
-            )
+def _create_first(row: Notification, keyed: dict[str, Notification]) -> Notification:
+    """Save one notice unless its key was taken meanwhile; `keyed` then holds the one that took it."""
+    row.pk = None
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:
+        keyed[str(row.key)] = Notification.objects.get(key=row.key)
+        return keyed[str(row.key)]
+    return row
+
+
+def _queue_deliveries(notices: Sequence[Notification]) -> None:
+    if not notices:
+        return
+    channels = list(WebhookChannel.objects.filter(is_active=True).order_by("pk"))
+    emails, webhooks = [], []
+    now = clock.now()
+    for notice in notices:
+        user = notice.user
+        if user.is_active and user.email:
+            emails.append((f"{EMAIL_JOB}:{notice.pk}", {"notification_id": notice.pk}, now))
+        for channel in channels:
+            if channel.user_id in (None, user.pk) and channel.receives(notice.kind):
+                webhooks.append((f"{WEBHOOK_JOB}:{notice.pk}:{channel.pk}",
+                                 {"notification_id": notice.pk, "channel_id": channel.pk}, now))  # fmt: skip
+    enqueue_many(EMAIL_JOB, emails)
+    enqueue_many(WEBHOOK_JOB, webhooks)
 
 
 def mark_read(user: User, ids: Iterable[int] | None = None, *, all_unread: bool = False) -> int:
