@@ -57,41 +57,141 @@ class JourneyForm(forms.Form):
         return {name: getattr(journey, name) for name in JourneyForm.base_fields}
 
 
+SENDS = tuple(graphs.SEND_CHANNEL)
+WEEKDAY_CHOICES = [("", _("any day")), ("0", _("Monday")), ("1", _("Tuesday")), ("2", _("Wednesday")),
+                   ("3", _("Thursday")), ("4", _("Friday")), ("5", _("Saturday")), ("6", _("Sunday"))]  # fmt: skip
+ARMS = 4  # arms of a split the form offers; the API takes more
+
+
+def _number(label: Any) -> forms.IntegerField:
+    return forms.IntegerField(label=label, required=False, min_value=0)
+
+
 class StepForm(forms.Form):
+    """One step, with the settings of its type. Which fields a type uses is in FIELDS; the page shows only those
+    (all of them without JavaScript), and the graph's validation names the field at fault."""
+
     step_id = forms.RegexField(label=_("Step id"), regex=graphs.STEP_ID.pattern, max_length=50,
                                help_text=_("letters, digits, - and _"))  # fmt: skip
     type = forms.ChoiceField(label=_("Type"), choices=list(graphs.STEP_TYPES.items()))
-    next = forms.ChoiceField(label=_("Then go to"), required=False)
-    yes = forms.ChoiceField(label=_("Branch: if yes"), required=False)
-    no = forms.ChoiceField(label=_("Branch: if no"), required=False)
-    timeout_next = forms.ChoiceField(label=_("Wait for an event: on timeout"), required=False)
-    params = JSONField(
-        label=_("Settings (JSON)"),
-        help_text=_('send_*: {"template": 12} (zalo: "fallback": "sms"); notify_owner: {"title": "…"}; '
-                    'call_task: {"script": "…"}; update_field: {"field": "need", "value": "…"}; add_tag: {"tag": "…"}; '
-                    'change_stage: {"stage": "mql"}; add_points: {"event": "journey_reward"}; assign: {"user": "…"}; '
-                    'webhook: {"url": "https://…"}; enrol: {"journey": 3}; wait: {"days": 2}; '
-                    'wait_until: {"weekday": 0, "time": "09:00"}; wait_event: {"event": "…", "timeout": {"days": 3}}; '
-                    'branch: {"condition": {…}}; split: {"arms": [{"name": "A", "percent": 50, "next": "…"}, …]}; '
-                    'exit: {"reason": "…"}'),
+    template = forms.TypedChoiceField(label=_("Message template"), required=False, coerce=int, empty_value=None)
+    fallback = forms.ChoiceField(
+        label=_("Without a Zalo route"), required=False,
+        choices=[("skip", _("skip the message")), ("sms", _("send the SMS text"))],
     )  # fmt: skip
+    title = forms.CharField(label=_("Title"), required=False, max_length=200)
+    body = forms.CharField(label=_("Text"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    script = forms.CharField(label=_("Call script"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    field = forms.CharField(label=_("Field"), required=False, max_length=60,
+                            help_text=_("need, province, job_title … or custom.<name>"))  # fmt: skip
+    value = forms.CharField(label=_("New value"), required=False, max_length=2000)
+    tag = forms.CharField(label=_("Tag"), required=False, max_length=60)
+    stage = forms.ChoiceField(label=_("Stage"), required=False)
+    event = forms.CharField(label=_("Event type"), required=False, max_length=40,
+                            help_text=_("e.g. email_opened, form_submitted, journey_reward"))  # fmt: skip
+    where = JSONField(label=_("Only events where (a condition on the event, JSON; blank: any)"))
+    user = forms.ChoiceField(label=_("Assign to"), required=False)
+    url = forms.URLField(label=_("URL"), required=False, max_length=500, assume_scheme="https")
+    journey = forms.TypedChoiceField(label=_("Journey"), required=False, coerce=int, empty_value=None)
+    days = _number(_("Days"))
+    hours = _number(_("Hours"))
+    minutes = _number(_("Minutes"))
+    weekday = forms.ChoiceField(label=_("Weekday"), required=False, choices=WEEKDAY_CHOICES)
+    time = forms.RegexField(label=_("Time (HH:MM, the contact's time zone)"), required=False,
+                            regex=graphs.HH_MM.pattern)  # fmt: skip
+    timeout_days = _number(_("Stop waiting after (days)"))
+    timeout_hours = _number(_("and hours"))
+    condition = JSONField(label=_("Condition (JSON, as in segments)"),
+                          help_text=_('e.g. {"event": "email_opened", "within_days": 7}'))  # fmt: skip
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=200)
+    next = forms.ChoiceField(label=_("Then go to"), required=False)
+    yes = forms.ChoiceField(label=_("If yes, go to"), required=False)
+    no = forms.ChoiceField(label=_("If no, go to"), required=False)
+    timeout_next = forms.ChoiceField(label=_("On timeout, go to"), required=False)
 
-    def __init__(self, *args: Any, step_ids: list[str], **kwargs: Any) -> None:
+    # The step types that use each field; a field not named here is used by every type.
+    FIELDS: dict[str, tuple[str, ...]] = {
+        "template": SENDS, "fallback": ("send_zalo",), "title": ("notify_owner",), "body": ("notify_owner",),
+        "script": ("call_task",), "field": ("update_field",), "value": ("update_field",),
+        "tag": ("add_tag", "remove_tag"), "stage": ("change_stage",), "event": ("add_points", "wait_event"),
+        "where": ("wait_event",), "user": ("assign",), "url": ("webhook",), "journey": ("enrol",),
+        "days": ("wait",), "hours": ("wait",), "minutes": ("wait",), "weekday": ("wait_until",),
+        "time": ("wait_until",), "timeout_days": ("wait_event",), "timeout_hours": ("wait_event",),
+        "condition": ("branch",), "reason": ("exit",), "yes": ("branch",), "no": ("branch",),
+        "timeout_next": ("wait_event",),
+        "next": tuple(t for t in graphs.STEP_TYPES if t not in ("branch", "split", "exit")),
+        **{f"arm{i}_{part}": ("split",) for i in range(ARMS) for part in ("name", "percent", "next")},
+    }  # fmt: skip
+
+    def __init__(self, *args: Any, step_ids: list[str], choices: dict[str, list[tuple[Any, str]]],
+                 **kwargs: Any) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
-        choices = [("", _("— the step after it —")), *[(s, s) for s in step_ids]]
+        targets = [("", _("— the step after it —")), *[(s, s) for s in step_ids]]
         for name in TARGETS:
-            self.fields[name].choices = choices  # type: ignore[attr-defined]
+            self.fields[name].choices = targets  # type: ignore[attr-defined]
+        for i in range(ARMS):
+            self.fields[f"arm{i}_name"] = forms.CharField(label=_("Arm %(n)d: name") % {"n": i + 1}, required=False,
+                                                          max_length=40)  # fmt: skip
+            self.fields[f"arm{i}_percent"] = forms.FloatField(label=_("percent"), required=False, min_value=0,
+                                                              max_value=100)  # fmt: skip
+            self.fields[f"arm{i}_next"] = forms.ChoiceField(label=_("goes to"), required=False, choices=targets[1:])
+        blank = [("", "—")]
+        for name in ("template", "stage", "user", "journey"):
+            self.fields[name].choices = blank + choices[name]  # type: ignore[attr-defined]
 
-    @staticmethod
-    def initial_from(step_id: str, step: dict[str, Any]) -> dict[str, Any]:
-        params = {k: v for k, v in step.items() if k not in ("type", *TARGETS)}
-        return {"step_id": step_id, "type": step["type"], "params": params, **{k: step.get(k, "") for k in TARGETS}}
+    def rows(self) -> list[tuple[forms.BoundField, str]]:
+        """Each field with the step types that use it ("" for all), for the page to show the right ones."""
+        return [(self[name], " ".join(self.FIELDS.get(name, ()))) for name in self.fields]
 
-    def step(self) -> dict[str, Any]:
+    @classmethod
+    def initial_from(cls, step_id: str, step: dict[str, Any]) -> dict[str, Any]:
+        initial = {"step_id": step_id, **{k: v for k, v in step.items() if k in cls.base_fields}}
+        timeout = step.get("timeout") or {}
+        initial.update(timeout_days=timeout.get("days"), timeout_hours=timeout.get("hours"))
+        for i, arm in enumerate((step.get("arms") or [])[:ARMS]):
+            initial.update({f"arm{i}_{part}": arm.get(part) for part in ("name", "percent", "next")})
+        return initial
+
+    def step(self, old: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The step as the graph stores it. Settings the form does not show (an add_points step's event data, set
+        through the API) are kept when the type stays the same."""
         data = self.cleaned_data
-        step = {**data["params"], "type": data["type"]}
-        step.update({k: data[k] for k in TARGETS if data.get(k)})
+        kind = data["type"]
+        step: dict[str, Any] = {}
+        if old and old.get("type") == kind:
+            step.update({k: v for k, v in old.items() if k not in self.base_fields and k not in ("timeout", "arms")})
+        step["type"] = kind
+        for name, types in self.FIELDS.items():
+            value = data.get(name)
+            if kind not in types or name in ("timeout_days", "timeout_hours") or name.startswith("arm"):
+                continue
+            if value not in (None, "", {}) or name == "value":  # a field may be set to blank
+                step[name] = value
+        if kind == "wait_until":
+            step["weekday"] = int(data["weekday"]) if data.get("weekday") else None
+        if kind == "send_zalo":
+            step.setdefault("fallback", "skip")
+        if kind == "wait_event" and (data.get("timeout_days") or data.get("timeout_hours")):
+            step["timeout"] = {"days": data.get("timeout_days") or 0, "hours": data.get("timeout_hours") or 0}
+        if kind == "split":
+            step["arms"] = [
+                {"name": data[f"arm{i}_name"], "percent": _whole(data[f"arm{i}_percent"]), "next": data[f"arm{i}_next"]}
+                for i in range(ARMS) if data.get(f"arm{i}_name") or data.get(f"arm{i}_percent")
+            ]  # fmt: skip
         return step
+
+    def field_for(self, problem_field: str) -> str | None:
+        """The form field a graph problem names ("timeout.days" → timeout_days, "arms.1.next" → arm1_next)."""
+        name = {"id": "step_id", "timeout.days": "timeout_days", "timeout.hours": "timeout_hours"}.get(problem_field)
+        if name is None and problem_field.startswith("arms."):
+            _arms, index, part = (problem_field.split(".") + ["", ""])[:3]
+            name = f"arm{index}_{part}"
+        name = name or problem_field
+        return name if name in self.fields else None
+
+
+def _whole(percent: float | None) -> float | int | None:
+    return int(percent) if percent is not None and percent == int(percent) else percent
 
 
 class TestForm(forms.Form):
@@ -113,3 +213,19 @@ class EnrolForm(forms.Form):
         if len(ids) > 1000:
             raise forms.ValidationError(_("At most 1,000 contacts at once."))
         return ids
+
+
+def step_choices(journey: Journey) -> dict[str, list[tuple[Any, str]]]:
+    """What a step may name: message templates, stages of the active set, active users, other journeys."""
+    from nurture.accounts.models import User
+    from nurture.lifecycle import stages
+    from nurture.messaging.models import Template
+
+    templates = Template.objects.filter(is_active=True).order_by("channel", "name", "language")
+    users = User.objects.filter(is_active=True).order_by("first_name", "username")
+    return {
+        "template": [(t.pk, f"{t.name} ({t.get_channel_display()}, {t.language})") for t in templates],
+        "stage": [(s.key, s.name) for s in stages.active_stages()],
+        "user": [(u.username, u.display_name) for u in users],
+        "journey": list(Journey.objects.exclude(pk=journey.pk).order_by("name").values_list("pk", "name")),
+    }

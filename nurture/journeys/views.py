@@ -14,7 +14,7 @@ from nurture.accounts.permissions import require_configure
 from nurture.contacts.access import visible_contacts
 from nurture.journeys import actions, library, reports
 from nurture.journeys.actions import JourneyError
-from nurture.journeys.forms import EnrolForm, JourneyForm, StepForm, TestForm
+from nurture.journeys.forms import EnrolForm, JourneyForm, StepForm, TestForm, step_choices
 from nurture.journeys.models import Enrolment, Journey
 from nurture.journeys.templatetags.journeys_tags import describe, names_for
 from nurture.journeys.testmode import dry_run
@@ -64,7 +64,6 @@ def journey_detail(request: HttpRequest, journey_id: int) -> HttpResponse:
              for s in journey.graph.get("order", [])]  # fmt: skip
     return render(request, "journeys/detail.html", {
         "journey": journey, "counts": counts, "steps": steps, "test_form": TestForm(), "enrol_form": EnrolForm(),
-        "step_form": StepForm(step_ids=list(journey.graph.get("order", [])), initial={"type": "send_email"}),
         "versions": journey.versions.all()[:10],
     })  # fmt: skip
 
@@ -76,15 +75,19 @@ def step_edit(request: HttpRequest, journey_id: int, step_id: str | None = None)
     ids = list(journey.graph.get("order", []))
     if step_id is not None and step_id not in ids:
         raise Http404
-    initial = StepForm.initial_from(step_id, journey.graph["steps"][step_id]) if step_id else {}
-    form = StepForm(request.POST or None, initial=initial, step_ids=ids)
+    old = journey.graph["steps"][step_id] if step_id else None
+    initial = StepForm.initial_from(step_id, old) if step_id and old else {"type": request.GET.get("type", "")}
+    form = StepForm(request.POST or None, initial=initial, step_ids=ids, choices=step_choices(journey))
     if request.method == "POST" and form.is_valid():
+        new_id = form.cleaned_data["step_id"]
         try:
-            actions.save_step(journey, form.cleaned_data["step_id"], form.step(), old_id=step_id,
-                              actor=request.user)  # type: ignore[arg-type]  # fmt: skip
+            actions.save_step(journey, new_id, form.step(old), old_id=step_id, actor=request.user)  # type: ignore[arg-type]
         except JourneyError as exc:
-            for text in [str(p) for p in exc.problems] or [exc.message]:
-                form.add_error(None, text)
+            for problem in exc.problems:
+                field = form.field_for(problem.field) if problem.step == new_id else None
+                form.add_error(field, problem.message if field else str(problem))
+            if not exc.problems:
+                form.add_error(form.field_for(exc.field), exc.message)
         else:
             messages.success(request, _("Step saved. Publish to use it."))
             return redirect("journeys:detail", journey_id=journey.pk)

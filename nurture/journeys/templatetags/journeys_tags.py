@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import template
-from django.utils.translation import gettext as _
+from django.utils.dates import WEEKDAYS
+from django.utils.translation import ngettext
 
 from nurture.contacts.models import Contact
 from nurture.journeys import graph as graphs
@@ -28,12 +29,10 @@ def describe(step: Mapping[str, Any], names: Mapping[str, Mapping[Any, str]]) ->
     elif kind in ("add_tag", "remove_tag"):
         detail = step.get("tag", "")
     elif kind == "wait":
-        parts = [f"{step[u]} {u}" for u in ("days", "hours", "minutes") if step.get(u)]
-        detail = " ".join(parts)
+        detail = duration(step)
     elif kind == "wait_until":
-        detail = f"{step.get('time', '')}" + (
-            f" ({_('weekday')} {step['weekday']})" if step.get("weekday") is not None else ""
-        )
+        weekday = step.get("weekday")
+        detail = f"{step.get('time', '')}" + (f" ({WEEKDAYS[weekday]})" if weekday in WEEKDAYS else "")
     elif kind == "wait_event":
         detail = step.get("event", "")
     elif kind == "enrol":
@@ -53,6 +52,15 @@ def describe(step: Mapping[str, Any], names: Mapping[str, Mapping[Any, str]]) ->
     elif kind == "exit":
         detail = step.get("reason", "")
     return f"{label}: {detail}" if detail else label
+
+
+def duration(step: Mapping[str, Any]) -> str:
+    units = {
+        "days": lambda n: ngettext("%(n)d day", "%(n)d days", n),
+        "hours": lambda n: ngettext("%(n)d hour", "%(n)d hours", n),
+        "minutes": lambda n: ngettext("%(n)d minute", "%(n)d minutes", n),
+    }
+    return " ".join(text(step[unit]) % {"n": step[unit]} for unit, text in units.items() if step.get(unit))
 
 
 def names_for(graph: Mapping[str, Any]) -> dict[str, dict[int, str]]:

@@ -116,16 +116,17 @@ def test_build_publish_and_test_a_journey_in_the_pages(admin_client: Client, fro
     j = Journey.objects.get()
     assert made.status_code == 302 and j.trigger == {"type": "event", "event": "form_submitted"}
     # When steps are added, one moved up, a branch target set, and one deleted
-    for step_id, kind, params in (("wait", "wait", '{"days": 1}'), ("tag", "add_tag", '{"tag": "mới"}'),
-                                  ("spare", "exit", "")):  # fmt: skip
-        added = admin_client.post(f"/journeys/{j.pk}/steps/new", {"step_id": step_id, "type": kind, "params": params})
+    for step_id, kind, fields in (("wait", "wait", {"days": 1}), ("tag", "add_tag", {"tag": "mới"}),
+                                  ("spare", "exit", {})):  # fmt: skip
+        added = admin_client.post(f"/journeys/{j.pk}/steps/new", {"step_id": step_id, "type": kind, **fields})
         assert added.status_code == 302
     admin_client.post(f"/journeys/{j.pk}/steps/tag/change", {"do": "up"})
     admin_client.post(f"/journeys/{j.pk}/steps/spare/change", {"do": "delete"})
-    condition = '{"condition": {"field": "score", "op": "gte", "value": 10}}'
+    condition = '{"field": "score", "op": "gte", "value": 10}'
     bad = admin_client.post(f"/journeys/{j.pk}/steps/new", {"step_id": "b", "type": "branch", "yes": "tag",
-                                                            "params": condition})  # fmt: skip
-    assert "b.no: missing target" in bad.content.decode()
+                                                            "condition": condition})  # fmt: skip
+    # (the branch lacks its "no" target: the error is shown at that field)
+    assert bad.context["form"].errors["no"] == ["missing target: choose the step it goes to"]
     j.refresh_from_db()
     assert j.graph == {"order": ["tag", "wait"], "steps": {"tag": {"type": "add_tag", "tag": "mới"},
                                                            "wait": {"type": "wait", "days": 1}}}  # fmt: skip
@@ -175,3 +176,38 @@ def test_cli_enrol(frozen: Any, capsys: Any) -> None:
     assert capsys.readouterr().out.strip() == "CLI: 2 enrolled (2 asked)"
     assert sorted(Enrolment.objects.values_list("contact_id", flat=True)) == sorted(ids)
     assert Contact.objects.count() == 2
+
+
+def test_the_step_editor_has_the_settings_of_each_type(admin_client: Client) -> None:
+    # Given a draft whose reward step was made through the API with event data, then two waits
+    j = journey(("reward", {"type": "add_points", "event": "journey_reward", "data": {"points": 5}}),
+                ("a", {"type": "wait", "days": 1}), ("b", {"type": "wait", "days": 2}), publish=False)  # fmt: skip
+    new = f"/journeys/{j.pk}/steps/new"
+    # When a wait for an event with a timeout, a weekday wait and a split are added in the form
+    wait = {"step_id": "w", "type": "wait_event", "event": "email_opened", "timeout_days": "3", "timeout_next": "b"}
+    assert admin_client.post(new, wait).status_code == 302
+    assert (
+        admin_client.post(new, {"step_id": "mon", "type": "wait_until", "weekday": "0", "time": "09:00"}).status_code
+        == 302
+    )
+    split = {"step_id": "ab", "type": "split", "arm0_name": "A", "arm0_percent": "50", "arm0_next": "a",
+             "arm1_name": "B", "arm1_percent": "50", "arm1_next": "b", "days": "9", "tag": "ignored"}  # fmt: skip
+    assert admin_client.post(new, split).status_code == 302
+    # And the reward step is edited (its event renamed)
+    edit = {"step_id": "reward", "type": "add_points", "event": "journey_bonus"}
+    assert admin_client.post(f"/journeys/{j.pk}/steps/reward/", edit).status_code == 302
+    # Then each is stored with its own settings only, and the API-made data survives the edit
+    j.refresh_from_db()
+    steps = j.graph["steps"]
+    assert steps["ab"] == {"type": "split", "arms": [{"name": "A", "percent": 50, "next": "a"},
+                                                      {"name": "B", "percent": 50, "next": "b"}]}  # fmt: skip
+    assert steps["w"] == {"type": "wait_event", "event": "email_opened", "timeout": {"days": 3, "hours": 0},
+                          "timeout_next": "b"}  # fmt: skip
+    assert steps["mon"] == {"type": "wait_until", "weekday": 0, "time": "09:00"}
+    assert steps["reward"] == {"type": "add_points", "event": "journey_bonus", "data": {"points": 5}}
+    # And the edit page shows the stored settings, each row marked with the types that use it
+    page = admin_client.get(f"/journeys/{j.pk}/steps/ab/").content.decode()
+    assert 'data-for="split"' in page and 'name="arm1_name" value="B"' in page
+    # And a bad split is refused at the field at fault
+    bad = admin_client.post(new, {**split, "step_id": "ab2", "arm1_percent": "40"})
+    assert "the percentages add up to 90.0, not 100" in str(bad.context["form"].errors)
