@@ -193,18 +193,12 @@ def _facts(contact_ids: list[int], channels: set[str], now: datetime) -> _Facts:
                 created_at__gt=now - timedelta(days=rule.per_days),
             ).values_list("contact_id").annotate(n=Count("pk"))  # fmt: skip
             recent.update({(contact_id, channel): n for contact_id, n in counted})
-    active: set[int] = set()
-    if zalo_ids:
-        interactions = Event.objects.filter(
-            contact_id__in=list(zalo_ids), type__in=ZALO_INTERACTIONS, at__gte=now - ZALO_WINDOW
-        )
-        active = set(interactions.values_list("contact_id", flat=True).distinct())
     return _Facts(
         consents=_consents(contact_ids, channels),
         suppressed=set(
             Suppression.objects.filter(channel__in=channels, address__in=addresses).values_list("channel", "address")
         ),
-        recent=recent, policies=policies, zalo_ids=zalo_ids, zalo_active=active,
+        recent=recent, policies=policies, zalo_ids=zalo_ids, zalo_active=_zalo_active(zalo_ids, now),
     )  # fmt: skip
 
 
@@ -221,6 +215,16 @@ def _consents(contact_ids: Collection[int], channels: Collection[str]) -> dict[t
 def consented(contact: Contact, channel: str) -> bool:
     """The contact's latest decision for the channel (see _consents)."""
     return _consents([contact.pk], [channel])[(contact.pk, channel)]
+
+
+def _zalo_active(contact_ids: Collection[int], now: datetime) -> set[int]:
+    """The contacts who wrote to or followed the OA within the last 7 days."""
+    if not contact_ids:
+        return set()
+    interactions = Event.objects.filter(
+        contact_id__in=contact_ids, type__in=ZALO_INTERACTIONS, at__gte=now - ZALO_WINDOW
+    )
+    return set(interactions.values_list("contact_id", flat=True).distinct())
 
 
 def _zalo_ids(contact_ids: list[int]) -> dict[int, str]:
@@ -366,6 +370,8 @@ def deliver(message_ids: Sequence[int], *, last_attempt: bool) -> None:
             channel__in={m.channel for m in messages}, address__in={m.address for m in messages}
         ).values_list("channel", "address")
     )
+    # And an OA message held by quiet hours may have outlived the contact's 7-day window.
+    window_open = _zalo_active({m.contact_id for m in messages if m.route == Message.Route.ZALO_OA}, clock.now())
     sent: list[tuple[Message, str]] = []
     failed: list[tuple[Message, str]] = []
     for message in messages:
@@ -373,6 +379,8 @@ def deliver(message_ids: Sequence[int], *, last_attempt: bool) -> None:
             _close(message, Message.Reason.NO_CONSENT)
         elif (message.channel, message.address) in suppressed:
             _close(message, Message.Reason.SUPPRESSED)
+        elif message.route == Message.Route.ZALO_OA and message.contact_id not in window_open:
+            _close(message, Message.Reason.NO_ZALO_ROUTE)
         else:
             try:
                 sent.append((message, providers.send(message)))
@@ -380,12 +388,16 @@ def deliver(message_ids: Sequence[int], *, last_attempt: bool) -> None:
                 failed.append((message, f"{type(exc).__name__}: {exc}"[:2000]))
     now = clock.now()
     with transaction.atomic():
-        done = [
-            message for message, provider_id in sent
-            if Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
-                status=Message.Status.SENT, sent_at=now, provider_id=provider_id[:200], reason="", error=""
-            )
-        ]  # fmt: skip
+        # Only those still queued: an unsubscribe may have refused one while it was being sent.
+        still = Message.objects.select_for_update().filter(pk__in=[m.pk for m, _ in sent], status=Message.Status.QUEUED)
+        queued_ids = set(still.values_list("pk", flat=True))
+        done = []
+        for message, provider_id in sent:
+            if message.pk in queued_ids:
+                message.status, message.sent_at, message.provider_id = Message.Status.SENT, now, provider_id[:200]
+                message.reason = message.error = ""
+                done.append(message)
+        Message.objects.bulk_update(done, ["status", "sent_at", "provider_id", "reason", "error"])
         _events(done, Event.Type.MESSAGE_SENT)
     for message, error in failed:
         _attempt_failed(message, error, last=last_attempt)

@@ -251,3 +251,17 @@ def test_one_failure_in_a_batch_holds_back_only_that_message(providers: Provider
     assert [c.body["Phone"] for c in providers.calls].count("84912345678") == 2
     assert len(providers.calls) == 4 and len(sent_events()) == 3
     assert Job.objects.get().status == Job.Status.DONE
+
+
+def test_an_oa_message_held_past_the_7_day_window_is_not_sent(providers: Providers, an: Contact) -> None:
+    # Given An wrote to the OA 6 days and 20 hours before a Zalo message written at 22:30, held by quiet hours
+    with time_machine.travel("2026-03-02 22:30 +07:00", tick=False):
+        Event.objects.create(contact=an, type="zalo_message_received", at=clock.now() - timedelta(days=6, hours=20))
+        held = send(an, channel="zalo", key="late", body="Chào {{ greeting }}")
+    assert (held.route, held.status) == ("zalo_oa", "queued")
+    # When its job comes due at 08:00, past the 7 days
+    with time_machine.travel(Job.objects.get().due_at, tick=False):
+        process_due_jobs()
+    # Then Zalo is not called and the message is refused for want of a Zalo route
+    held.refresh_from_db()
+    assert (providers.calls, held.status, held.reason) == ([], "refused", "no_zalo_route")
