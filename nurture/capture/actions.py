@@ -255,7 +255,10 @@ def process_inbound(event: InboundEvent, *, final: bool = True) -> InboundEvent:
         reason = str(exc)[:2000]
         dead = isinstance(exc, Unmappable) or final
         status = InboundEvent.Status.DEAD if dead else InboundEvent.Status.RECEIVED
-        InboundEvent.objects.filter(pk=event.pk).update(status=status, error=reason, attempts=event.attempts + 1)
+        # The payload too: what was fetched before the mapping failed is not fetched again on replay.
+        InboundEvent.objects.filter(pk=event.pk).update(
+            status=status, error=reason, attempts=event.attempts + 1, payload=event.payload
+        )
         Connection.objects.filter(pk=connection.pk).update(last_error=reason, last_error_at=now)
         event.status, event.error, event.attempts = status, reason, event.attempts + 1
         if isinstance(exc, ProviderError) and not final:
