@@ -46,8 +46,18 @@ def schedule_refresh(connection: Connection) -> None:
 
 
 def refresh(connection_id: int, *, force: bool = False) -> Connection:
-    """Trade the refresh token for a new pair. The row is locked: Zalo's refresh tokens are single-use, so two
-    workers refreshing at once would leave the OA with a dead token."""
+    """Trade the refresh token for a new pair; a refusal is recorded on the connection and raised (the job
+    retries with back-off)."""
+    try:
+        return _refresh(connection_id, force=force)
+    except ProviderError as exc:
+        Connection.objects.filter(pk=connection_id).update(last_error=str(exc), last_error_at=clock.now())
+        raise
+
+
+def _refresh(connection_id: int, *, force: bool) -> Connection:
+    # The row is locked: Zalo's refresh tokens are single-use, so two workers refreshing at once would leave
+    # the OA with a dead token.
     with transaction.atomic():
         connection = Connection.objects.select_for_update().get(pk=connection_id)
         now = clock.now()
@@ -61,9 +71,7 @@ def refresh(connection_id: int, *, force: bool = False) -> Connection:
         )
         if not answer.get("access_token"):
             name = answer.get("error_name") or answer.get("error")
-            error = f"Zalo token refresh: {name} {answer.get('error_description', '')}".strip()
-            Connection.objects.filter(pk=connection.pk).update(last_error=error, last_error_at=now)
-            raise ProviderError(error)
+            raise ProviderError(f"Zalo token refresh: {name} {answer.get('error_description', '')}".strip())
         connection.access_token = answer["access_token"]
         connection.refresh_token = answer.get("refresh_token") or connection.refresh_token
         connection.token_expires_at = now + timedelta(seconds=int(answer.get("expires_in") or 90000))
