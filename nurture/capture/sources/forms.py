@@ -21,11 +21,11 @@ HELP = {
 }
 
 
-def connection_form(channel: str) -> type[forms.ModelForm[Connection]]:
+def connection_form(channel: str) -> type[forms.ModelForm]:  # type: ignore[type-arg]
     """The settings form of one channel: the common fields and the ones its source uses."""
     names = ["name", "is_active", *SOURCES[channel].FIELDS, "source", "campaign"]
 
-    class ConnectionForm(forms.ModelForm[Connection]):
+    class ConnectionForm(forms.ModelForm):  # type: ignore[type-arg]
         class Meta:
             model = Connection
             fields = names

@@ -89,7 +89,10 @@ def _zalo(state: Provider, method: str, path: str, headers: dict[str, str], form
         if headers.get("secret_key") != ZALO_APP_SECRET or form.get("refresh_token") != state.zalo_refresh:
             return {"error": -14014, "error_name": "Invalid refresh token", "error_description": "refresh token used"}
         state.refreshes += 1
-        state.zalo_access, state.zalo_refresh = f"zalo-access-{state.refreshes + 1}", f"zalo-refresh-{state.refreshes + 1}"
+        state.zalo_access, state.zalo_refresh = (
+            f"zalo-access-{state.refreshes + 1}",
+            f"zalo-refresh-{state.refreshes + 1}",
+        )
         return {"access_token": state.zalo_access, "refresh_token": state.zalo_refresh, "expires_in": "90000"}
     if headers.get("access_token") != state.zalo_access:
         return {"error": -216, "message": "Access token is invalid"}

@@ -15,10 +15,10 @@ from nurture.accounts.models import User
 from nurture.capture.models import Connection, InboundEvent
 from nurture.capture.sources.webhook import sign
 from nurture.capture.tests.conftest import connect
-from nurture.contacts.models import Contact, Event
-from nurture.core import clock
 from nurture.contacts.actions import capture_lead
 from nurture.contacts.leads import parse_lead
+from nurture.contacts.models import Contact, Event
+from nurture.core import clock
 from nurture.routing.models import Assignment
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +117,11 @@ def test_click_to_call_logs_the_attempt_and_counts_as_the_owners_response(alice:
     assert response.status_code == 200
     event = Event.objects.get(contact=lead, type="call_logged")
     assert (event.type, event.actor, event.data["outcome"], event.source) == (
-        "call_logged", alice, "attempted", "click-to-call")
+        "call_logged",
+        alice,
+        "attempted",
+        "click-to-call",
+    )
     assignment.refresh_from_db()
     assert assignment.first_response_at == MONDAY_10 + timedelta(minutes=2)
     assert rep.get(f"/contacts/{lead.pk}/call").status_code == 405

@@ -27,19 +27,41 @@ NOW = "2026-03-02 10:00 +07:00"
 
 @pytest.fixture
 def page() -> Connection:
-    return connect("facebook", name="Sao Mai page", account_id="999", app_secret=APP_SECRET,
-                   verify_token="verify-me", access_token=PAGE_TOKEN)  # fmt: skip
+    return connect(
+        "facebook",
+        name="Sao Mai page",
+        account_id="999",
+        app_secret=APP_SECRET,
+        verify_token="verify-me",
+        access_token=PAGE_TOKEN,
+    )
 
 
 def leadgen(*ids: str, page_id: str = "999") -> bytes:
-    changes = [{"field": "leadgen", "value": {"leadgen_id": i, "page_id": page_id, "form_id": "444", "ad_id": "111",
-                                              "adgroup_id": "222", "created_time": 1772420400}} for i in ids]  # fmt: skip
+    changes = [
+        {
+            "field": "leadgen",
+            "value": {
+                "leadgen_id": i,
+                "page_id": page_id,
+                "form_id": "444",
+                "ad_id": "111",
+                "adgroup_id": "222",
+                "created_time": 1772420400,
+            },
+        }
+        for i in ids
+    ]
     return json.dumps({"object": "page", "entry": [{"id": page_id, "time": 1772420400, "changes": changes}]}).encode()
 
 
 def post(connection: Connection, body: bytes, secret: str = APP_SECRET) -> Any:
-    return Client().post(f"/hooks/capture/{connection.key}", body, content_type="application/json",
-                         headers={"X-Hub-Signature-256": facebook.signature(secret, body)})  # fmt: skip
+    return Client().post(
+        f"/hooks/capture/{connection.key}",
+        body,
+        content_type="application/json",
+        headers={"X-Hub-Signature-256": facebook.signature(secret, body)},
+    )
 
 
 def drain() -> None:
@@ -61,8 +83,14 @@ def test_a_lead_is_fetched_by_leadgen_id_with_the_page_token_and_kept_for_attrib
     provider: Provider, page: Connection
 ) -> None:
     # Given a lead on the Graph API
-    provider.lead("5551", "2026-03-02T02:55:00+0000", full_name="Phạm Thu Hà", phone_number="0912 345 678",
-                  email="HA@example.vn", khoa_hoc_quan_tam="IELTS")  # fmt: skip
+    provider.lead(
+        "5551",
+        "2026-03-02T02:55:00+0000",
+        full_name="Phạm Thu Hà",
+        phone_number="0912 345 678",
+        email="HA@example.vn",
+        khoa_hoc_quan_tam="IELTS",
+    )
     # When Facebook posts the signed leadgen webhook, then it is answered at once and the fetch is a job
     response = post(page, leadgen("5551"))
     assert response.json() == {"ok": True, "received": 1, "duplicates": 0}
@@ -78,9 +106,13 @@ def test_a_lead_is_fetched_by_leadgen_id_with_the_page_token_and_kept_for_attrib
     assert contact.custom_fields == {"khoa_hoc_quan_tam": "IELTS"}
     event = Event.objects.get(contact=contact, type=Event.Type.LEAD_AD_SUBMITTED)
     assert {k: event.data[k] for k in ("leadgen_id", "ad_id", "adset_id", "campaign_id", "form_id", "page_id")} == {
-        "leadgen_id": "5551", "ad_id": "111", "adset_id": "222", "campaign_id": "333", "form_id": "444",
+        "leadgen_id": "5551",
+        "ad_id": "111",
+        "adset_id": "222",
+        "campaign_id": "333",
+        "form_id": "444",
         "page_id": "999",
-    }  # fmt: skip
+    }
     assert timezone.localtime(event.at).strftime("%H:%M") == "09:55"
     inbound = InboundEvent.objects.get()
     assert (inbound.status, inbound.contact_id) == ("done", contact.pk)

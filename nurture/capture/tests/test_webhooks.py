@@ -21,17 +21,26 @@ SECRET = "chatbot-secret"
 
 
 def google_lead(lead_id: str = "TeSter-123-ABCDEFGHIJKLMNOPQRSTUVWXYZ", key: str = GOOGLE_KEY, **extra: Any) -> str:
-    return json.dumps({
-        "lead_id": lead_id, "api_version": "1.0", "form_id": 40000000000, "campaign_id": 20000000000,
-        "google_key": key, "is_test": False, "gcl_id": "CjwKCAjw", "adgroup_id": 30000000000,
-        "creative_id": 50000000000,
-        "user_column_data": [
-            {"column_name": "Full Name", "string_value": "Đặng Quốc Bảo", "column_id": "FULL_NAME"},
-            {"column_name": "User Phone", "string_value": "+84 98 765 4321", "column_id": "PHONE_NUMBER"},
-            {"column_name": "City", "string_value": "Hải Phòng", "column_id": "CITY"},
-            {"column_name": "Bạn muốn học lúc nào?", "string_value": "Tối", "column_id": "SERVER_q1"},
-        ], **extra,
-    })  # fmt: skip
+    return json.dumps(
+        {
+            "lead_id": lead_id,
+            "api_version": "1.0",
+            "form_id": 40000000000,
+            "campaign_id": 20000000000,
+            "google_key": key,
+            "is_test": False,
+            "gcl_id": "CjwKCAjw",
+            "adgroup_id": 30000000000,
+            "creative_id": 50000000000,
+            "user_column_data": [
+                {"column_name": "Full Name", "string_value": "Đặng Quốc Bảo", "column_id": "FULL_NAME"},
+                {"column_name": "User Phone", "string_value": "+84 98 765 4321", "column_id": "PHONE_NUMBER"},
+                {"column_name": "City", "string_value": "Hải Phòng", "column_id": "CITY"},
+                {"column_name": "Bạn muốn học lúc nào?", "string_value": "Tối", "column_id": "SERVER_q1"},
+            ],
+            **extra,
+        }
+    )
 
 
 def post_google(connection: Connection, body: str) -> Any:
@@ -51,8 +60,13 @@ def google() -> Connection:
 
 @pytest.fixture
 def chatbot() -> Connection:
-    return connect("webhook", name="Chatbot", signing_secret=SECRET, source="chatbot",
-                   mapping={"contact.mobile": "phone", "contact.name": "full_name", "answers.course": "need"})  # fmt: skip
+    return connect(
+        "webhook",
+        name="Chatbot",
+        signing_secret=SECRET,
+        source="chatbot",
+        mapping={"contact.mobile": "phone", "contact.name": "full_name", "answers.course": "need"},
+    )
 
 
 def test_a_google_lead_with_the_right_key_is_captured_with_its_ids(google: Connection) -> None:
@@ -64,7 +78,10 @@ def test_a_google_lead_with_the_right_key_is_captured_with_its_ids(google: Conne
     assert contact.custom_fields == {"SERVER_q1": "Tối"}
     event = Event.objects.get(type=Event.Type.LEAD_AD_SUBMITTED)
     assert (event.data["lead_id"], event.data["gcl_id"], event.data["form_id"]) == (
-        "TeSter-123-ABCDEFGHIJKLMNOPQRSTUVWXYZ", "CjwKCAjw", 40000000000)
+        "TeSter-123-ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "CjwKCAjw",
+        40000000000,
+    )
     assert "google_key" not in json.dumps(InboundEvent.objects.get().payload)
 
 
@@ -81,13 +98,21 @@ def test_a_replayed_google_lead_is_accepted_once(google: Connection) -> None:
 
 
 def test_the_generic_webhook_maps_nested_fields(chatbot: Connection) -> None:
-    payload = {"id": "conv-81", "contact": {"name": "Ngô Thị Mai", "mobile": "0935 111 222"},
-               "answers": {"course": "Tiếng Anh giao tiếp"}, "utm": {"campaign": "tet-2026"}}  # fmt: skip
+    payload = {
+        "id": "conv-81",
+        "contact": {"name": "Ngô Thị Mai", "mobile": "0935 111 222"},
+        "answers": {"course": "Tiếng Anh giao tiếp"},
+        "utm": {"campaign": "tet-2026"},
+    }
     response = post_signed(chatbot, payload)
     assert response.status_code == 200
     contact = Contact.objects.get(pk=response.json()["contact_id"])
     assert (contact.full_name, contact.phone, contact.need, contact.source) == (
-        "Ngô Thị Mai", "+84935111222", "Tiếng Anh giao tiếp", "chatbot")
+        "Ngô Thị Mai",
+        "+84935111222",
+        "Tiếng Anh giao tiếp",
+        "chatbot",
+    )
     assert InboundEvent.objects.get().key == "conv-81"
     assert Event.objects.get(type=Event.Type.WEBHOOK_CAPTURED).data["fields"]["utm.campaign"] == "tet-2026"
 

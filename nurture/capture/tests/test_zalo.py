@@ -30,36 +30,71 @@ T0 = 1772420400000  # 2026-03-02 10:00 Hanoi, in Zalo's milliseconds
 
 @pytest.fixture
 def oa() -> Connection:
-    return connect("zalo", name="Sao Mai OA", account_id="oa-1", app_id="zalo-app-1", app_secret=ZALO_APP_SECRET,
-                   signing_secret=OA_SECRET, access_token="zalo-access-1", refresh_token="zalo-refresh-1")  # fmt: skip
+    return connect(
+        "zalo",
+        name="Sao Mai OA",
+        account_id="oa-1",
+        app_id="zalo-app-1",
+        app_secret=ZALO_APP_SECRET,
+        signing_secret=OA_SECRET,
+        access_token="zalo-access-1",
+        refresh_token="zalo-refresh-1",
+    )
 
 
 def post(connection: Connection, event: dict[str, Any], *, secret: str = OA_SECRET) -> Any:
     raw = json.dumps(event).encode()
     mac = zalo_signature(raw, str(event.get("timestamp", "")), app_id=connection.app_id, secret=secret)
-    return Client().post(f"/hooks/capture/{connection.key}", raw, content_type="application/json",
-                         headers={"X-ZEvent-Signature": f"mac={mac}"})  # fmt: skip
+    return Client().post(
+        f"/hooks/capture/{connection.key}",
+        raw,
+        content_type="application/json",
+        headers={"X-ZEvent-Signature": f"mac={mac}"},
+    )
 
 
 def follow(user: str, at: int) -> dict[str, Any]:
-    return {"app_id": "zalo-app-1", "event_name": "follow", "timestamp": str(at), "oa_id": "oa-1",
-            "follower": {"id": user}}  # fmt: skip
+    return {
+        "app_id": "zalo-app-1",
+        "event_name": "follow",
+        "timestamp": str(at),
+        "oa_id": "oa-1",
+        "follower": {"id": user},
+    }
 
 
 def text(user: str, at: int, body: str, msg_id: str) -> dict[str, Any]:
-    return {"app_id": "zalo-app-1", "event_name": "user_send_text", "timestamp": str(at), "sender": {"id": user},
-            "recipient": {"id": "oa-1"}, "message": {"msg_id": msg_id, "text": body}}  # fmt: skip
+    return {
+        "app_id": "zalo-app-1",
+        "event_name": "user_send_text",
+        "timestamp": str(at),
+        "sender": {"id": user},
+        "recipient": {"id": "oa-1"},
+        "message": {"msg_id": msg_id, "text": body},
+    }
 
 
 def image(user: str, at: int, msg_id: str) -> dict[str, Any]:
     attachment = {"type": "image", "payload": {"url": "https://zalo.example/anh.jpg", "thumbnail": ""}}
-    return {"app_id": "zalo-app-1", "event_name": "user_send_image", "timestamp": str(at), "sender": {"id": user},
-            "recipient": {"id": "oa-1"}, "message": {"msg_id": msg_id, "text": "", "attachments": [attachment]}}  # fmt: skip
+    return {
+        "app_id": "zalo-app-1",
+        "event_name": "user_send_image",
+        "timestamp": str(at),
+        "sender": {"id": user},
+        "recipient": {"id": "oa-1"},
+        "message": {"msg_id": msg_id, "text": "", "attachments": [attachment]},
+    }
 
 
 def submit_info(user: str, at: int, **info: str) -> dict[str, Any]:
-    return {"app_id": "zalo-app-1", "event_name": "user_submit_info", "timestamp": str(at), "sender": {"id": user},
-            "recipient": {"id": "oa-1"}, "info": info}  # fmt: skip
+    return {
+        "app_id": "zalo-app-1",
+        "event_name": "user_submit_info",
+        "timestamp": str(at),
+        "sender": {"id": user},
+        "recipient": {"id": "oa-1"},
+        "info": info,
+    }
 
 
 def test_a_follower_who_shares_a_phone_becomes_a_contact_with_the_conversation(oa: Connection) -> None:
@@ -75,11 +110,19 @@ def test_a_follower_who_shares_a_phone_becomes_a_contact_with_the_conversation(o
     assert response.status_code == 200
     contact = Contact.objects.get()
     assert (contact.full_name, contact.phone, contact.province, contact.source) == (
-        "Võ Thị Lan", "+84903123456", "Đà Nẵng", "zalo")
+        "Võ Thị Lan",
+        "+84903123456",
+        "Đà Nẵng",
+        "zalo",
+    )
     assert Identity.objects.filter(contact=contact, kind="zalo", value="zu-7").exists()
     timeline = list(Event.objects.filter(contact=contact).order_by("at", "pk").values_list("type", "data"))
-    assert [t for t, _ in timeline] == ["zalo_followed", "zalo_message_received", "zalo_message_received",
-                                        "zalo_info_shared"]  # fmt: skip
+    assert [t for t, _ in timeline] == [
+        "zalo_followed",
+        "zalo_message_received",
+        "zalo_message_received",
+        "zalo_info_shared",
+    ]
     assert timeline[1][1]["text"] == "Cho em hỏi học phí khóa IELTS"
     assert timeline[2][1]["attachments"] == ["https://zalo.example/anh.jpg"]
     assert set(InboundEvent.objects.values_list("status", "contact_id")) == {("done", contact.pk)}
@@ -129,10 +172,14 @@ def test_the_oa_token_is_refreshed_before_it_expires_and_messaging_sends_with_it
     assert oa.token_expires_at == start + timedelta(hours=24, seconds=1) + timedelta(seconds=90000)
     call = next(c for c in provider.calls if c[1] == "/v4/oa/access_token")
     assert (call[3]["secret_key"], call[3]["refresh_token"], call[3]["app_id"]) == (
-        ZALO_APP_SECRET, "zalo-refresh-1", "zalo-app-1")
+        ZALO_APP_SECRET,
+        "zalo-refresh-1",
+        "zalo-app-1",
+    )
     # The next refresh is queued for the new expiry
     assert Job.objects.filter(kind=tokens.REFRESH_JOB, status="queued").get().due_at == oa.token_expires_at - timedelta(
-        hours=1)
+        hours=1
+    )
     # And messaging sends OA messages with the refreshed token from the same store
     assert zalo_provider.send_oa(Message(address="zu-7", body="Chào chị Lan")) == "oa-msg-1"
     assert provider.calls[-1][3]["access_token"] == "zalo-access-2"
