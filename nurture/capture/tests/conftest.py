@@ -61,14 +61,14 @@ def _graph(state: Provider, path: str, query: dict[str, str]) -> tuple[int, dict
         return 400, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}}
     parts = path.removeprefix(GRAPH_VERSION).strip("/").split("/")
     if len(parts) == 2 and parts[1] == "leads":
-        since = until = None
+        since, until = 0, 0
         for rule in json.loads(query.get("filtering", "[]")):
             if rule["operator"] == "GREATER_THAN":
                 since = rule["value"]
             if rule["operator"] == "LESS_THAN":
                 until = rule["value"]
         matching = sorted(
-            (lead for lead in state.leads.values() if lead["form_id"] == parts[0] and since is not None
+            (lead for lead in state.leads.values() if lead["form_id"] == parts[0]
              and since < datetime.strptime(lead["created_time"], "%Y-%m-%dT%H:%M:%S%z").timestamp() < until),
             key=lambda lead: lead["id"],
         )  # fmt: skip
