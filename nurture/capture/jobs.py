@@ -18,7 +18,7 @@ def process_inbound(job: Job) -> None:
     """Fetch and capture a kept event (Facebook's lead by its leadgen id); a provider error retries with
     back-off, and the last attempt leaves the event in the dead-letter list."""
     event = InboundEvent.objects.select_related("connection").get(pk=job.payload["event_id"])
-    if event.status in (InboundEvent.Status.RECEIVED,):
+    if event.status == InboundEvent.Status.RECEIVED:  # a replay by an admin got there first
         actions.process_inbound(event, final=job.attempts + 1 >= job.max_attempts)
 
 
