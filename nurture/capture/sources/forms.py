@@ -19,6 +19,7 @@ HELP = {
     "verify_token": _("Any text; type the same in Facebook's webhook settings."),
     "access_token": _("Facebook: a page access token with leads_retrieval. Zalo: the OA access token."),
 }
+KEEP = _("Leave blank to keep the one saved.")
 
 
 def connection_form(channel: str) -> type[forms.ModelForm]:  # type: ignore[type-arg]
@@ -30,10 +31,18 @@ def connection_form(channel: str) -> type[forms.ModelForm]:  # type: ignore[type
             model = Connection
             fields = names
             widgets: dict[str, Any] = {
-                **{n: forms.PasswordInput(render_value=True) for n in SECRETS},
-                "token_expires_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                # Secrets are never sent back to the browser: left blank, the stored one is kept.
+                **{n: forms.PasswordInput(render_value=False) for n in SECRETS},
+                "token_expires_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
             }
-            help_texts = {n: HELP[n] for n in names if n in HELP}
+            help_texts = {n: f"{HELP.get(n, '')} {KEEP if n in SECRETS else ''}".strip() for n in names}
+
+        def clean(self) -> dict[str, Any]:
+            data = super().clean() or {}
+            for name in SECRETS:
+                if name in self.fields and not data.get(name):
+                    data[name] = getattr(self.instance, name)
+            return data
 
     return ConnectionForm
 

@@ -45,6 +45,25 @@ def test_connecting_a_page_in_the_ui_with_its_mapping(admin_client: Client) -> N
     )
     page = admin_client.get(f"/connections/{connection.pk}/").content.decode()
     assert f"/hooks/capture/{connection.key}" in page and "Backfill" in page
+    assert PAGE_TOKEN not in page  # secrets are never sent back
+    # Saving again with the secrets left blank keeps them
+    admin_client.post(
+        f"/connections/{connection.pk}/",
+        {
+            "name": "Sao Mai page",
+            "is_active": "on",
+            "account_id": "999",
+            "app_secret": "",
+            "verify_token": "",
+            "access_token": "",
+            "fields": "1",
+            "field-0": "so_dt_lien_he",
+            "map-0": "phone",
+            "field-1": "",
+        },
+    )
+    connection.refresh_from_db()
+    assert (connection.name, connection.access_token, connection.app_secret) == ("Sao Mai page", PAGE_TOKEN, "s")
     # An unknown target is refused, naming the mapping, and nothing changes
     bad = admin_client.post(
         f"/connections/{connection.pk}/",

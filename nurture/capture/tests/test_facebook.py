@@ -129,6 +129,25 @@ def test_a_bad_signature_is_401_and_nothing_is_stored(provider: Provider, page: 
     assert page.last_event_at is None
 
 
+def test_a_change_without_leadgen_id_is_a_dead_letter_and_the_others_go_in(
+    provider: Provider, page: Connection
+) -> None:
+    provider.lead("5551", "2026-03-02T02:55:00+0000", full_name="Hà", phone_number="0912345678")
+    body = json.loads(leadgen("5551"))
+    body["entry"][0]["changes"].append({"field": "leadgen", "value": {"page_id": "999", "form_id": "444"}})
+    raw = json.dumps(body).encode()
+    response = post(page, raw)
+    assert response.status_code == 400
+    assert response.json()["error"] == "entry.changes.value.leadgen_id: missing"
+    assert response.json()["received"] == 1
+    drain()
+    assert sorted(InboundEvent.objects.values_list("status", flat=True)) == ["dead", "done"]
+    assert Contact.objects.count() == 1
+    # Facebook retrying the whole batch adds nothing
+    assert post(page, raw).json()["duplicates"] == 1
+    assert InboundEvent.objects.count() == 2
+
+
 def test_a_replayed_webhook_is_accepted_once(provider: Provider, page: Connection) -> None:
     provider.lead("5551", "2026-03-02T02:55:00+0000", full_name="Hà", phone_number="0912345678")
     assert post(page, leadgen("5551")).json()["received"] == 1

@@ -66,22 +66,31 @@ class FacebookSource:
         if not signature_ok(request.headers.get(SIGNATURE_HEADER, ""), expected):
             return HttpResponse(status=401)
         payload = json_object(request.body)
+        if payload is None:
+            raw = {"raw": request.body.decode("utf-8", "replace")}
+            return answer(actions.dead_letter(connection, key=body_key(request.body), payload=raw, kind="leadgen",
+                                              reason="body: not a JSON object"))  # fmt: skip
         changes: list[Any] = [
-            change.get("value") for entry in (payload or {}).get("entry") or [] if isinstance(entry, dict)
+            change.get("value") for entry in payload.get("entry") or [] if isinstance(entry, dict)
             for change in entry.get("changes") or [] if isinstance(change, dict) and change.get("field") == "leadgen"
         ]  # fmt: skip
-        if payload is None or any(not isinstance(v, dict) or not v.get("leadgen_id") for v in changes):
-            reason = "body: not a JSON object" if payload is None else "entry.changes.value.leadgen_id: missing"
-            return answer(actions.dead_letter(connection, key=body_key(request.body),
-                                              payload=payload or {"raw": request.body.decode("utf-8", "replace")},
-                                              kind="leadgen", reason=reason))  # fmt: skip
         received = duplicates = 0
+        dead: list[InboundEvent] = []
         with transaction.atomic():
-            for value in changes:
+            for n, value in enumerate(changes):
+                if not isinstance(value, dict) or not value.get("leadgen_id"):
+                    # The other leads of the batch still go in; this one waits in the dead letters.
+                    dead.append(actions.dead_letter(
+                        connection, key=f"{body_key(request.body)}:{n}", payload={"webhook": value}, kind="leadgen",
+                        reason="entry.changes.value.leadgen_id: missing"))  # fmt: skip
+                    continue
                 event = actions.receive_later(connection, key=str(value["leadgen_id"]), payload={"webhook": value},
                                               kind="leadgen")  # fmt: skip
                 received, duplicates = received + (event is not None), duplicates + (event is None)
-        return JsonResponse({"ok": True, "received": received, "duplicates": duplicates})
+        result = {"ok": not dead, "received": received, "duplicates": duplicates}
+        if dead:
+            return JsonResponse({**result, "error": dead[0].error, "dead_letters": [e.pk for e in dead]}, status=400)
+        return JsonResponse(result)
 
     def fields(self, event: InboundEvent) -> dict[str, Any]:
         data = (event.payload.get("lead") or {}).get("field_data") or []
