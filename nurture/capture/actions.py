@@ -284,3 +284,12 @@ def replay_inbound(event: InboundEvent, *, payload: dict[str, Any] | None = None
         InboundEvent.objects.filter(pk=event.pk).update(payload=payload)
     with transaction.atomic():
         return process_inbound(event)
+
+
+def replay_dead_letters(connection: Connection | None = None) -> list[InboundEvent]:
+    """Replay every dead event (of one connection), e.g. after its mapping was fixed; each in its own
+    transaction, so one that still fails does not hold back the others. Returns them with their new status."""
+    dead = InboundEvent.objects.filter(status=InboundEvent.Status.DEAD).select_related("connection")
+    if connection is not None:
+        dead = dead.filter(connection=connection)
+    return [replay_inbound(event) for event in dead.order_by("received_at", "pk")]

@@ -3,10 +3,12 @@ in the UI and replayed."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from nurture.capture import actions
@@ -171,3 +173,31 @@ def test_an_admin_fixes_the_payload_in_the_ui_and_replays_it(
     # A captured event cannot be replayed a second time
     with pytest.raises(actions.InvalidConnection):
         actions.replay_inbound(event)
+
+
+def test_after_fixing_the_mapping_all_dead_letters_are_replayed(
+    chatbot: Connection, admin_client: Client, _english: None
+) -> None:
+    # Given two leads whose phone came under a field nobody mapped, and one with no phone at all
+    for n, payload in enumerate(({"lien_lac": "0935111222"}, {"lien_lac": "0935111333"}, {"name": "Không số"})):
+        assert post_signed(chatbot, payload, event_id=f"e{n}").status_code == 400
+    # When the admin maps the field and replays the connection's dead letters
+    actions.save_connection(chatbot, mapping={**chatbot.mapping, "lien_lac": "phone"})
+    response = admin_client.post(f"/connections/dead-letters?connection={chatbot.pk}", follow=True)
+    # Then the two are captured and the third stays, with its reason
+    assert "2 replayed, 1 still dead." in response.content.decode()
+    assert sorted(Contact.objects.values_list("phone", flat=True)) == ["+84935111222", "+84935111333"]
+    assert InboundEvent.objects.get(status="dead").key == "e2"
+
+
+def test_the_cli_replays_dead_letters_and_names_those_still_dead(chatbot: Connection, _english: None) -> None:
+    post_signed(chatbot, {"lien_lac": "0935111222"}, event_id="e0")
+    post_signed(chatbot, {"name": "Không số"}, event_id="e1")
+    actions.save_connection(chatbot, mapping={"lien_lac": "phone"})
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("replay_dead_letters", connection=chatbot.pk, stdout=out, stderr=err)
+    assert "1 replayed, 1 still dead" in out.getvalue()
+    assert "(Chatbot, e1): still dead: phone: a phone, an email or an external id is required" in err.getvalue()
+    with pytest.raises(CommandError, match="no connection with id 999"):
+        call_command("replay_dead_letters", connection=999)

@@ -141,9 +141,22 @@ def connection_backfill(request: HttpRequest, connection_id: int) -> HttpRespons
 
 @login_required
 def dead_letters(request: HttpRequest) -> HttpResponse:
+    """The dead-letter list (of one connection with ?connection=); POST replays them all, e.g. after a mapping
+    was fixed."""
     require_configure(request)
+    connection = get_object_or_404(Connection, pk=request.GET["connection"]) if request.GET.get("connection") else None
+    if request.method == "POST":
+        replayed = actions.replay_dead_letters(connection)
+        still = sum(1 for e in replayed if e.status == InboundEvent.Status.DEAD)
+        messages.success(request, _("%(done)d replayed, %(still)d still dead.") % {
+            "done": len(replayed) - still, "still": still})  # fmt: skip
+        return redirect(request.get_full_path())
     events = InboundEvent.objects.filter(status=InboundEvent.Status.DEAD).select_related("connection")
-    return render(request, "capture/dead_letters.html", {"events": events[:200], "total": events.count()})
+    if connection is not None:
+        events = events.filter(connection=connection)
+    return render(request, "capture/dead_letters.html", {
+        "events": events[:200], "total": events.count(), "connection": connection,
+    })  # fmt: skip
 
 
 @login_required
