@@ -162,3 +162,20 @@ def test_the_api_lists_connections_and_dead_letters_and_replays(admin_user: User
     rep = Client()
     rep.force_login(alice)
     assert rep.get("/api/v1/connections").status_code == 403
+
+
+def test_every_channels_settings_and_event_pages_render(admin_client: Client) -> None:
+    for channel in Connection.Channel.values:
+        page = admin_client.get(f"/connections/new?channel={channel}")
+        assert page.status_code == 200 and 'id="mapping"' in page.content.decode()
+    assert admin_client.get("/connections/new?channel=myspace").status_code == 404
+    bot = connect("webhook", name="Chatbot", signing_secret="s2")
+    raw = json.dumps({"id": "x1", "contact": {"mobile": "0935111222"}, "phone": "0935111222"}).encode()
+    response = Client().post(f"/hooks/capture/{bot.key}", raw, content_type="application/json",
+                             headers={"X-Nurture-Signature": sign("s2", raw)})  # fmt: skip
+    event = InboundEvent.objects.get()
+    detail = admin_client.get(f"/connections/events/{event.pk}/").content.decode()
+    assert "0935111222" in detail and "Replay" not in detail and f"/contacts/{response.json()['contact_id']}/" in detail
+    edit = admin_client.get(f"/connections/{bot.pk}/").content.decode()
+    # The fields seen in the latest events are offered for mapping, with what they map to today
+    assert 'value="contact.mobile"' in edit and 'value="phone"' in edit and 'id="events"' in edit
