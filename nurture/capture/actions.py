@@ -275,15 +275,27 @@ def process_inbound(event: InboundEvent, *, final: bool = True) -> InboundEvent:
 
 def replay_inbound(event: InboundEvent, *, payload: dict[str, Any] | None = None) -> InboundEvent:
     """An admin fixed the mapping (or the payload) of a dead event: run it again through the same path."""
-    if event.status == InboundEvent.Status.DONE:
-        raise InvalidConnection("status", "this event was already captured")
-    if payload is not None:
-        if not isinstance(payload, dict):
-            raise InvalidConnection("payload", "a JSON object")
-        event.payload = payload
-        InboundEvent.objects.filter(pk=event.pk).update(payload=payload)
+    if payload is not None and not isinstance(payload, dict):
+        raise InvalidConnection("payload", "a JSON object")
     with transaction.atomic():
-        return process_inbound(event)
+        # Locked: a replay from the page and one from the CLI at once must not capture the lead twice.
+        locked = InboundEvent.objects.select_for_update().select_related("connection").get(pk=event.pk)
+        if locked.status == InboundEvent.Status.DONE:
+            raise InvalidConnection("status", "this event was already captured")
+        if payload is not None:
+            locked.payload = payload
+            locked.save(update_fields=["payload"])
+        return process_inbound(locked)
+
+
+def record_test_event(connection: Connection, *, key: str, payload: dict[str, Any]) -> InboundEvent | None:
+    """A provider's own "send test data" (Google's is_test): seen on the connections page, no contact made."""
+    with transaction.atomic():
+        event = record_inbound(connection, key=key, payload=payload, kind="test")
+        if event is not None:
+            InboundEvent.objects.filter(pk=event.pk).update(status=InboundEvent.Status.DONE, processed_at=clock.now())
+            event.status = InboundEvent.Status.DONE
+    return event
 
 
 def replay_dead_letters(connection: Connection | None = None) -> list[InboundEvent]:

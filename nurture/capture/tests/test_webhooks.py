@@ -87,6 +87,15 @@ def test_a_google_lead_with_the_right_key_is_captured_with_its_ids(google: Conne
     assert "google_key" not in json.dumps(InboundEvent.objects.get().payload)
 
 
+def test_googles_send_test_data_is_received_without_making_a_contact(google: Connection) -> None:
+    response = post_google(google, google_lead(lead_id="test-1", is_test=True))
+    assert response.status_code == 200
+    assert not Contact.objects.exists()
+    assert InboundEvent.objects.get().kind == "test"
+    google.refresh_from_db()
+    assert google.last_event_at is not None
+
+
 def test_a_wrong_google_key_is_401_and_nothing_is_stored(google: Connection) -> None:
     assert post_google(google, google_lead(key="guess")).status_code == 401
     assert post_google(google, "not json").status_code == 401

@@ -1,5 +1,6 @@
 """Google Ads lead form extensions: Google posts each lead as JSON to the webhook URL with the key typed in the
-form's settings (`google_key`); `lead_id` is unique per lead, `is_test` marks the "Send test data" button."""
+form's settings (`google_key`); `lead_id` is unique per lead; `is_test` marks Google's "Send test data"
+button (kept as received, no contact made)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ class GoogleSource:
         if not payload.get("lead_id"):
             return answer(actions.dead_letter(connection, key=body_key(request.body), payload=payload, kind="lead",
                                               reason="lead_id: missing"))  # fmt: skip
+        if payload.get("is_test") is True:
+            return answer(actions.record_test_event(connection, key=str(payload["lead_id"]), payload=payload))
         return answer(actions.receive_now(connection, key=str(payload["lead_id"]), payload=payload, kind="lead"))
 
     def fields(self, event: InboundEvent) -> dict[str, Any]:
@@ -58,7 +61,7 @@ class GoogleSource:
     def check(self, connection: Connection) -> str:
         body = json.dumps({
             "lead_id": "nurture-test", "form_id": 1, "campaign_id": 1, "google_key": connection.signing_secret,
-            "is_test": True, "user_column_data": SAMPLE_COLUMNS,
+            "is_test": False, "user_column_data": SAMPLE_COLUMNS,
         }).encode()  # fmt: skip
         return try_sample(connection, body, {})
 
