@@ -169,6 +169,7 @@ def test_every_channels_settings_and_event_pages_render(admin_client: Client) ->
         page = admin_client.get(f"/connections/new?channel={channel}")
         assert page.status_code == 200 and 'id="mapping"' in page.content.decode()
     assert admin_client.get("/connections/new?channel=myspace").status_code == 404
+    assert admin_client.get("/connections/dead-letters?connection=x").status_code == 404
     bot = connect("webhook", name="Chatbot", signing_secret="s2")
     raw = json.dumps({"id": "x1", "contact": {"mobile": "0935111222"}, "phone": "0935111222"}).encode()
     response = Client().post(f"/hooks/capture/{bot.key}", raw, content_type="application/json",

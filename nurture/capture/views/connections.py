@@ -27,6 +27,7 @@ from nurture.core import clock
 from nurture.messaging.providers.http import ProviderError
 
 RECENT_EVENTS = 20
+MAX_FIELDS = 500  # mapping rows read from one form post
 ERROR_WINDOW = timedelta(days=7)
 
 
@@ -79,9 +80,10 @@ def connection_edit(request: HttpRequest, connection_id: int | None = None) -> H
     status = 200
     if request.method == "POST":
         form = form_class(request.POST, instance=connection)
+        rows = request.POST.get("fields", "0")
         mapping = {
             request.POST.get(f"field-{i}", "").strip(): request.POST.get(f"map-{i}", "")
-            for i in range(int(request.POST.get("fields", "0") or 0) + 1)
+            for i in range(min(int(rows), MAX_FIELDS) + 1 if rows.isdigit() else 1)
         }
         if form.is_valid():
             try:
@@ -144,7 +146,10 @@ def dead_letters(request: HttpRequest) -> HttpResponse:
     """The dead-letter list (of one connection with ?connection=); POST replays them all, e.g. after a mapping
     was fixed."""
     require_configure(request)
-    connection = get_object_or_404(Connection, pk=request.GET["connection"]) if request.GET.get("connection") else None
+    wanted = request.GET.get("connection", "")
+    if wanted and not wanted.isdigit():
+        raise Http404
+    connection = get_object_or_404(Connection, pk=int(wanted)) if wanted else None
     if request.method == "POST":
         replayed = actions.replay_dead_letters(connection)
         still = sum(1 for e in replayed if e.status == InboundEvent.Status.DEAD)
