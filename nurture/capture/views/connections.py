@@ -80,10 +80,10 @@ def connection_edit(request: HttpRequest, connection_id: int | None = None) -> H
     status = 200
     if request.method == "POST":
         form = form_class(request.POST, instance=connection)
-        rows = request.POST.get("fields", "0")
+        posted_rows = request.POST.get("fields", "0")
         mapping = {
             request.POST.get(f"field-{i}", "").strip(): request.POST.get(f"map-{i}", "")
-            for i in range(min(int(rows), MAX_FIELDS) + 1 if rows.isdigit() else 1)
+            for i in range(min(int(posted_rows), MAX_FIELDS) + 1 if posted_rows.isdigit() else 1)
         }
         if form.is_valid():
             try:
