@@ -207,6 +207,11 @@ NURTURE_ZALO_ACCESS_TOKEN = env_str("NURTURE_ZALO_ACCESS_TOKEN", "")
 NURTURE_ZALO_APP_ID = env_str("NURTURE_ZALO_APP_ID", "")
 NURTURE_ZALO_OA_SECRET_KEY = env_str("NURTURE_ZALO_OA_SECRET_KEY", "")
 NURTURE_MESSAGING_HTTP_TIMEOUT = env_int("NURTURE_MESSAGING_HTTP_TIMEOUT", 10)  # seconds per provider call
+# Channel connections (capture): provider base URLs are settings so tests point them at loopback servers.
+NURTURE_FACEBOOK_GRAPH_URL = env_str("NURTURE_FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v21.0")
+NURTURE_ZALO_OAUTH_URL = env_str("NURTURE_ZALO_OAUTH_URL", "https://oauth.zaloapp.com")
+NURTURE_CAPTURE_FETCH_ATTEMPTS = env_int("NURTURE_CAPTURE_FETCH_ATTEMPTS", 8)  # a Graph fetch, then dead letter
+NURTURE_ZALO_REFRESH_AHEAD_MINUTES = env_int("NURTURE_ZALO_REFRESH_AHEAD_MINUTES", 60)
 # ESP bounce/complaint webhooks (anymail, under /hooks/email/<esp>/tracking/) need HTTP basic auth "user:password".
 ANYMAIL = {"WEBHOOK_SECRET": env_str("NURTURE_ANYMAIL_WEBHOOK_SECRET", "")}
 

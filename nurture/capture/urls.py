@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from nurture.capture.views import forms, imports
+from nurture.capture.sources.calls import views as calls
+from nurture.capture.views import connections, forms, imports
 
 app_name = "capture"
 urlpatterns = [
@@ -16,4 +17,13 @@ urlpatterns = [
     path("imports/<int:job_id>/start", imports.import_start, name="import_start"),
     path("imports/<int:job_id>/progress", imports.import_progress, name="import_progress"),
     path("imports/<int:job_id>/rejects.csv", imports.import_rejects, name="import_rejects"),
+    path("connections/", connections.connection_list, name="connections"),
+    path("connections/new", connections.connection_edit, name="connection_new"),
+    path("connections/<int:connection_id>/", connections.connection_edit, name="connection"),
+    path("connections/<int:connection_id>/test", connections.connection_test, name="connection_test"),
+    path("connections/<int:connection_id>/backfill", connections.connection_backfill, name="connection_backfill"),
+    path("connections/dead-letters", connections.dead_letters, name="dead_letters"),
+    path("connections/events/<int:event_id>/", connections.inbound_event, name="inbound_event"),
+    path("hooks/capture/<str:key>", connections.hook, name="hook"),
+    path("contacts/<int:contact_id>/call", calls.call_attempt, name="call_attempt"),
 ]

@@ -201,6 +201,10 @@ class Event(models.Model):
         UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
         ZALO_MESSAGE_RECEIVED = "zalo_message_received", _("Zalo message received")
         ZALO_FOLLOWED = "zalo_followed", _("Followed the Zalo OA")
+        ZALO_MESSAGE_SENT = "zalo_message_sent", _("Zalo OA replied")
+        ZALO_INFO_SHARED = "zalo_info_shared", _("Shared their details on Zalo")
+        LEAD_AD_SUBMITTED = "lead_ad_submitted", _("Lead ad form submitted")
+        WEBHOOK_CAPTURED = "webhook_captured", _("Captured by webhook")
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="events")
     type = models.CharField(max_length=40)

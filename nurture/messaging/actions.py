@@ -565,6 +565,12 @@ def set_preferences(contact: Contact, wanted: dict[str, bool], *, source: str) -
     return changed
 
 
+def record_zalo_receipt(msg_id: str) -> bool:
+    """Zalo's user_received_message: the ZNS or OA message with this id reached the phone."""
+    message = Message.objects.filter(provider_id=msg_id, channel=Channel.ZALO).first() if msg_id else None
+    return message is not None and mark_delivered(message)
+
+
 def record_zalo_interaction(user_id: str, *, followed: bool, data: dict[str, Any]) -> bool:
     """A known contact wrote to, or followed, the OA: the 7-day window opens again. A text that comes within
     7 days of a Zalo message to them is also a reply. Unknown Zalo users are left to capture."""

@@ -128,10 +128,11 @@ def esms_receipt(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"ok": True, "found": message is not None})
 
 
-def zalo_signature(body: bytes, timestamp: str) -> str:
-    """Zalo's X-ZEvent-Signature: sha256 of app id + the raw body + the body's timestamp + the OA secret key."""
-    raw = settings.NURTURE_ZALO_APP_ID.encode() + body + timestamp.encode()
-    return hashlib.sha256(raw + settings.NURTURE_ZALO_OA_SECRET_KEY.encode()).hexdigest()
+def zalo_signature(body: bytes, timestamp: str, *, app_id: str = "", secret: str = "") -> str:
+    """Zalo's X-ZEvent-Signature: sha256 of app id + the raw body + the body's timestamp + the OA secret key
+    (a capture connection's, else the settings')."""
+    raw = (app_id or settings.NURTURE_ZALO_APP_ID).encode() + body + timestamp.encode()
+    return hashlib.sha256(raw + (secret or settings.NURTURE_ZALO_OA_SECRET_KEY).encode()).hexdigest()
 
 
 @csrf_exempt
@@ -152,10 +153,7 @@ def zalo_event(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=401)
     name = event.get("event_name", "")
     if name == "user_received_message":
-        msg_id = str((event.get("message") or {}).get("msg_id", ""))
-        message = Message.objects.filter(provider_id=msg_id, channel=Channel.ZALO).first() if msg_id else None
-        if message is not None:
-            actions.mark_delivered(message)
+        actions.record_zalo_receipt(str((event.get("message") or {}).get("msg_id", "")))
     elif name == "follow" or name in ZALO_USER_EVENTS:
         who = event.get("follower") if name == "follow" else event.get("sender")
         user_id = str((who or {}).get("id", ""))

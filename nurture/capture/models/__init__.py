@@ -1,4 +1,5 @@
+from nurture.capture.models.connections import Connection, InboundEvent
 from nurture.capture.models.forms import LeadForm
 from nurture.capture.models.imports import ImportJob
 
-__all__ = ["ImportJob", "LeadForm"]
+__all__ = ["Connection", "ImportJob", "InboundEvent", "LeadForm"]

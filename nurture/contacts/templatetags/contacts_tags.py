@@ -23,6 +23,10 @@ def event_summary(event: Event) -> str:
         if "other_id" in data:
             return _("with %(name)s (#%(id)s)") % {"name": data.get("other_name", ""), "id": data["other_id"]}
         return _("into %(name)s (#%(id)s)") % {"name": data.get("survivor_name", ""), "id": data.get("survivor_id")}
+    if event.type == Event.Type.CALL_LOGGED and data.get("direction"):
+        return _call_summary(data)
+    if data.get("text") or data.get("attachments"):  # a Zalo conversation
+        return " ".join([str(data.get("text") or ""), *data.get("attachments", [])]).strip()
     parts = []
     if data.get("form"):
         parts.append(_("form %(name)s") % {"name": data["form"]})
@@ -30,6 +34,22 @@ def event_summary(event: Event) -> str:
         parts.append(_("file %(name)s, row %(row)s") % {"name": data["file"], "row": data.get("row", "")})
     attribution = data.get("attribution") or {}
     parts.extend(f"{k}={v}" for k, v in attribution.items() if k in ("source", "medium", "campaign"))
+    return " · ".join(parts)
+
+
+def _call_summary(data: dict[str, object]) -> str:
+    parts = [str(_("inbound call") if data["direction"] == "inbound" else _("outbound call"))]
+    if data.get("outcome") == "attempted":
+        parts.append(str(_("dialled from the lead page")))
+    seconds = data.get("duration")
+    if isinstance(seconds, int) and seconds > 0:
+        parts.append(f"{seconds // 60}:{seconds % 60:02d}")
+    elif "duration" in data:
+        parts.append(str(_("not answered")))
+    if data.get("agent"):
+        parts.append(str(_("agent %(name)s") % {"name": data["agent"]}))
+    if data.get("recording_url"):
+        parts.append(str(_("recording: %(url)s") % {"url": data["recording_url"]}))
     return " · ".join(parts)
 
 

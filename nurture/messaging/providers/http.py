@@ -1,9 +1,11 @@
-"""JSON over HTTP for the SMS and Zalo providers (urllib: no redirects followed, a timeout on every call)."""
+"""JSON over HTTP for the providers (SMS, Zalo, Facebook's Graph API; urllib: no redirects followed, a timeout on
+every call)."""
 
 from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -26,9 +28,24 @@ _opener = urllib.request.build_opener(_NoRedirects())
 
 def post_json(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
     raw = json.dumps(body, ensure_ascii=False).encode()
-    request = urllib.request.Request(url, data=raw, method="POST", headers={
+    return _call(urllib.request.Request(url, data=raw, method="POST", headers={
         "Content-Type": "application/json; charset=utf-8", "Accept": "application/json", **(headers or {}),
-    })  # fmt: skip
+    }))  # fmt: skip
+
+
+def post_form(url: str, fields: dict[str, str], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    raw = urllib.parse.urlencode(fields).encode()
+    return _call(urllib.request.Request(url, data=raw, method="POST", headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json", **(headers or {}),
+    }))  # fmt: skip
+
+
+def get_json(url: str, params: dict[str, str], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    full = f"{url}{'&' if '?' in url else '?'}{urllib.parse.urlencode(params)}" if params else url
+    return _call(urllib.request.Request(full, method="GET", headers={"Accept": "application/json", **(headers or {})}))
+
+
+def _call(request: urllib.request.Request) -> dict[str, Any]:
     try:
         with _opener.open(request, timeout=settings.NURTURE_MESSAGING_HTTP_TIMEOUT) as response:
             text = response.read().decode("utf-8", "replace")

@@ -10,6 +10,7 @@ import hashlib
 
 from django.conf import settings
 
+from nurture.capture.sources.zalo import tokens
 from nurture.messaging.models import Message
 from nurture.messaging.providers.http import ProviderError, post_json
 
@@ -17,7 +18,7 @@ TRACKING_ID_MAX = 48
 
 
 def _headers() -> dict[str, str]:
-    return {"access_token": settings.NURTURE_ZALO_ACCESS_TOKEN}
+    return {"access_token": tokens.access_token()}
 
 
 def tracking_id(key: str) -> str:
