@@ -10,8 +10,9 @@ Run: .venv/bin/python bench/journeys.py   (SQLite; set DATABASE_URL=postgres://.
    of StepRun rows over the time the workers took.
 2. timer lag: with those enrolments' messages pending, --lag-timers enrolments of another journey are made to
    fall due at a steady 50 a second; timer_lag_p99_s is the 99th percentile of (step run - due).
-3. email: --emails welcome emails (from step 1) are delivered by a `nurture worker` process to an SMTP server on
-   loopback (aiosmtpd) over its one reused connection; email_per_s is the count over the time taken.
+3. email: --emails welcome emails (from step 1) are delivered by --workers `nurture worker` processes to an SMTP
+   server on loopback (aiosmtpd), each over its one reused connection, a job carrying up to 50 emails;
+   email_per_s is the count over the time taken (the workers' start included).
 4. trigger: a journey starts when a lead is captured (the lead API's event; a web form's works the same way) with
    an email; --leads leads are posted to the lead API of a running server one at a time with a worker running;
    trigger_p99_ms is the 99th percentile of the time from sending the request to the message row existing.
@@ -218,7 +219,7 @@ def main() -> None:
     timer_lag = percentile(lags, 0.99)
     log(f"timer lag p50 {percentile(lags, 0.5):.2f} s, p99 {timer_lag:.2f} s")
 
-    email = email_rate(env, args.emails)
+    email = email_rate(env, args.emails, workers)
     trigger_p99 = trigger_latency(env, tmp, args.leads, ids["form"])
     print(json.dumps({
         "bench": "journeys", "database": database, "contacts": args.contacts, "workers": workers,
@@ -227,8 +228,8 @@ def main() -> None:
     }))  # fmt: skip
 
 
-def email_rate(env: dict[str, str], count: int) -> float:
-    """3. Deliver `count` of step 1's welcome emails to a local SMTP server through `nurture worker`."""
+def email_rate(env: dict[str, str], count: int, workers: int) -> float:
+    """3. Deliver `count` of step 1's welcome emails to a local SMTP server through `workers` `nurture worker`s."""
     from aiosmtpd.controller import Controller
     from django.db import connection
 
@@ -260,15 +261,17 @@ def email_rate(env: dict[str, str], count: int) -> float:
     worker_env = dict(env, NURTURE_SMTP_HOST="127.0.0.1", NURTURE_SMTP_PORT=str(port), NURTURE_SMTP_TLS="0",
                       NURTURE_WORKER_POLL_SECONDS="0.2")  # fmt: skip
     started = time.perf_counter()
-    worker = subprocess.Popen([PYTHON, "-m", "nurture.cli", "worker"], env=worker_env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL)  # fmt: skip
+    procs = [subprocess.Popen([PYTHON, "-m", "nurture.cli", "worker"], env=worker_env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL) for _ in range(workers)]  # fmt: skip
     try:
-        while Sink.received < total and worker.poll() is None and time.perf_counter() - started < 600:
+        while Sink.received < total and all(p.poll() is None for p in procs) and time.perf_counter() - started < 600:
             time.sleep(0.2)
         elapsed = time.perf_counter() - started
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=60)
         smtp.stop()
     rate = Sink.received / elapsed
     log(f"{Sink.received} of {total} emails to SMTP in {elapsed:.1f} s (worker start included): {rate:.0f}/s")

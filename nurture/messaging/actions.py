@@ -397,7 +397,9 @@ def deliver(message_ids: Sequence[int], *, last_attempt: bool) -> None:
                 message.status, message.sent_at, message.provider_id = Message.Status.SENT, now, provider_id[:200]
                 message.reason = message.error = ""
                 done.append(message)
-        Message.objects.bulk_update(done, ["status", "sent_at", "provider_id", "reason", "error"])
+        Message.objects.filter(pk__in=[m.pk for m in done]).update(status=Message.Status.SENT, sent_at=now, reason="",
+                                                                   error="")  # fmt: skip
+        Message.objects.bulk_update(done, ["provider_id"])  # one CASE over one column: far cheaper to build
         _events(done, Event.Type.MESSAGE_SENT)
     for message, error in failed:
         _attempt_failed(message, error, last=last_attempt)
