@@ -12,6 +12,7 @@ ALIASES = {
     "apply-stage-rules": "apply_stage_rules",
     "refresh-segments": "refresh_segments",
     "train-scoring": "train_scoring",
+    "import-costs": "import_costs",
 }
 
 

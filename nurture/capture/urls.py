@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from nurture.capture.views import forms, imports
+from nurture.capture.views import attribution, forms, imports, tracking
 
 app_name = "capture"
 urlpatterns = [
@@ -16,4 +16,15 @@ urlpatterns = [
     path("imports/<int:job_id>/start", imports.import_start, name="import_start"),
     path("imports/<int:job_id>/progress", imports.import_progress, name="import_progress"),
     path("imports/<int:job_id>/rejects.csv", imports.import_rejects, name="import_rejects"),
+    path("t/nurture.js", tracking.snippet, name="track_snippet"),
+    path("t/collect", tracking.collect, name="track_collect"),
+    path("tracking/", tracking.overview, name="tracking"),
+    path("tracking/sites/<int:site_id>", tracking.site_toggle, name="tracking_site"),
+    path("tracking/retry", tracking.retry_failed, name="tracking_retry"),
+    path("attribution/", attribution.report, name="attribution"),
+    path("attribution/report.csv", attribution.report_csv, name="attribution_csv"),
+    path("attribution/campaigns/", attribution.campaigns, name="campaigns"),
+    path("attribution/campaigns/<int:campaign_id>/", attribution.campaign_detail, name="campaign"),
+    path("attribution/costs/<int:cost_id>/delete", attribution.cost_delete, name="cost_delete"),
+    path("attribution/costs/import", attribution.costs_import, name="costs_import"),
 ]

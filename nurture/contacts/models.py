@@ -201,6 +201,8 @@ class Event(models.Model):
         UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
         ZALO_MESSAGE_RECEIVED = "zalo_message_received", _("Zalo message received")
         ZALO_FOLLOWED = "zalo_followed", _("Followed the Zalo OA")
+        ORDER_PLACED = "order_placed", _("Order placed")
+        IDENTIFIED = "identified", _("Identified on the website")
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="events")
     type = models.CharField(max_length=40)
