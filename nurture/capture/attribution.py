@@ -256,7 +256,7 @@ def report(start: date, end: date, *, model: str = "linear", group: str = "chann
 
     found = conversions(start, end)
     ids = {c.contact_id for c in found}
-    _, until = _bounds(start, end)
+    until = _bounds(start, end)[1]
     touches = touches_of(ids, until)
     contacts = {
         c["pk"]: c
