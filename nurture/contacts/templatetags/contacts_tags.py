@@ -24,6 +24,8 @@ def event_summary(event: Event) -> str:
             return _("with %(name)s (#%(id)s)") % {"name": data.get("other_name", ""), "id": data["other_id"]}
         return _("into %(name)s (#%(id)s)") % {"name": data.get("survivor_name", ""), "id": data.get("survivor_id")}
     parts = []
+    if data.get("url"):  # a page view: what the visitor read
+        parts.append(str(data.get("title") or data["url"]))
     if data.get("form"):
         parts.append(_("form %(name)s") % {"name": data["form"]})
     if data.get("file"):
