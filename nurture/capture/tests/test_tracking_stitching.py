@@ -203,3 +203,16 @@ def test_a_bad_row_is_set_aside_and_the_rest_recorded_once(site: TrackedSite, cl
     assert tracking.pending_counts() == {"waiting": 0, "failed": 1}
     assert tracking.process_staged_events() is False
     assert tracking.retry_failed() == 1
+
+
+def test_the_lead_inbox_lists_visitors_only_when_asked(site: TrackedSite, client: Client, admin_client: Client) -> None:
+    # Given an anonymous visitor and a lead
+    aid = visitor_id()
+    visit(client, aid)
+    link = f"/contacts/{Contact.objects.get(identities__value=aid).pk}/"
+    capture_lead(parse_lead({"full_name": "Phạm Hà", "phone": "0933333333"}), event_type=Event.Type.API_CAPTURED)
+    # Then the inbox lists the lead; the Anonymous stage filter lists the visitor
+    leads = admin_client.get("/").content.decode()
+    visitors = admin_client.get("/", {"stage": "anonymous"}).content.decode()
+    assert "Phạm Hà" in leads and link not in leads
+    assert link in visitors and "Phạm Hà" not in visitors
