@@ -141,7 +141,11 @@ def touches_of(contact_ids: Iterable[int], until: datetime) -> dict[int, list[To
     ids = sorted(set(contact_ids))
     for chunk in _chunks(ids):
         rows = (
-            Event.objects.filter(contact_id__in=chunk, at__lte=until, data__has_key="attribution")
+            Event.objects.filter(
+                contact_id__in=chunk,
+                at__lte=until,
+                data__attribution__has_any_keys=["source", "medium", "campaign", "campaign_id"],
+            )
             .order_by("contact_id", "at", "id")
             .values_list("contact_id", "at", "data")
         )
