@@ -125,3 +125,24 @@ def test_the_snippet_is_served_by_nurture(client: Client) -> None:
     body = response.content.decode()
     assert '"/t/collect"' in body and "sendBeacon" in body and "doNotTrack" in body
     assert "://" not in body.split("*/", 1)[1]  # no address of any third party: it posts to where it came from
+
+
+def test_the_tracking_page_adds_changes_and_removes_sites(admin_client: Client, _english: None) -> None:
+    # When an admin adds a website, with a path by mistake, then properly
+    wrong = admin_client.post("/tracking/", {"origin": "https://www.saomai.edu.vn/khoa-hoc"})
+    added = admin_client.post("/tracking/", {"origin": "https://WWW.saomai.edu.vn/", "require_consent": ""})
+    again = admin_client.post("/tracking/", {"origin": "https://www.saomai.edu.vn"})
+    # Then the mistake and the duplicate are refused on the field, and the site is accepted at once
+    assert (wrong.status_code, added.status_code, again.status_code) == (422, 302, 422)
+    assert "no path" in wrong.content.decode() and "already tracked" in again.content.decode()
+    site = TrackedSite.objects.get()
+    assert (site.origin, site.require_consent, site.is_active) == (SITE, False, True)
+    html = admin_client.get("/tracking/").content.decode()
+    assert SITE in html and "/t/nurture.js" in html
+    # When it is set to ask for consent, then removed
+    admin_client.post(f"/tracking/sites/{site.pk}", {"require_consent": "1", "is_active": "1"})
+    site.refresh_from_db()
+    assert site.require_consent is True
+    admin_client.post(f"/tracking/sites/{site.pk}", {"action": "delete"})
+    assert not TrackedSite.objects.exists()
+    assert send(Client(), visitor_id(), [page(f"{SITE}/")]).status_code == 403
