@@ -255,7 +255,7 @@ def capture_and_stitch(leads: Sequence[LeadInput], **options: Any) -> list[Captu
 
 def stitch(anonymous_id: str, contact_id: int) -> None:
     """Give the visitor known by `anonymous_id` to the identified contact `contact_id`."""
-    from nurture.identity.actions import merge_contacts  # identity's actions import the contacts layer
+    from nurture.identity.actions import MergeError, merge_contacts  # identity's actions import the contacts layer
 
     holder = (
         Identity.objects.filter(kind=Identity.Kind.ANONYMOUS, value=anonymous_id)
@@ -278,7 +278,11 @@ def stitch(anonymous_id: str, contact_id: int) -> None:
     visitor = Contact.objects.get(pk=holder)
     # A browser shared by two known people keeps each one's history: only an anonymous visitor is merged.
     if kinds == {Identity.Kind.ANONYMOUS} and visitor.merged_into_id is None:
-        merge_contacts(Contact.objects.get(pk=contact_id), visitor, actor=None)
+        try:
+            merge_contacts(Contact.objects.get(pk=contact_id), visitor, actor=None)
+        except MergeError:
+            # Someone undid this stitch before (the pair is marked not the same person): the lead still counts.
+            log.info("visitor %s stays apart from contact %s", holder, contact_id)
 
 
 # --- the worker step ---------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from nurture.capture.tests.conftest import SITE, page, send, visitor_id
 from nurture.contacts.actions import capture_lead
 from nurture.contacts.leads import parse_lead
 from nurture.contacts.models import Contact, Event, Identity
+from nurture.identity.actions import unmerge
 from nurture.identity.models import Merge
 from nurture.routing import actions as routing
 
@@ -216,3 +217,20 @@ def test_the_lead_inbox_lists_visitors_only_when_asked(site: TrackedSite, client
     visitors = admin_client.get("/", {"stage": "anonymous"}).content.decode()
     assert "Phạm Hà" in leads and link not in leads
     assert link in visitors and "Phạm Hà" not in visitors
+
+
+def test_an_undone_stitch_is_not_made_again(site: TrackedSite, lead_form: LeadForm, client: Client) -> None:
+    # Given a visitor stitched to a known contact, and the merge undone by someone who knows better
+    known = capture_lead(parse_lead({"full_name": "Nguyễn Văn An", "phone": "0912345678"}),
+                         event_type=Event.Type.API_CAPTURED)  # fmt: skip
+    aid = visitor_id()
+    visit(client, aid)
+    submit(client, aid)
+    unmerge(Merge.objects.get(), actor=None)
+    # When the same browser submits the form again
+    response = submit(client, aid)
+    # Then the submission is taken on the known contact, and the two stay apart
+    assert response.status_code == 200
+    assert Merge.objects.filter(undone_at__isnull=True).count() == 0
+    assert Contact.objects.get(pk=known.contact_id).events.filter(type=Event.Type.FORM_SUBMITTED).count() == 2
+    assert Contact.objects.filter(merged_into__isnull=True).count() == 2
