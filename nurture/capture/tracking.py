@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from nurture.capture.models import StagedEvent, TrackedSite
-from nurture.contacts.actions import CaptureResult, capture_leads, change_stage
+from nurture.contacts.actions import CaptureResult, after_change, capture_leads, change_stage
 from nurture.contacts.leads import FieldError, InvalidLead, LeadInput, parse_lead
 from nurture.contacts.models import Contact, Event, Identity
 from nurture.contacts.signals import contacts_created
@@ -270,6 +270,7 @@ def stitch(anonymous_id: str, contact_id: int) -> None:
                 contact, to_stage=Stage.objects.select_related("stage_set").get(pk=entry_stage),
                 cause=StageChange.Cause.CAPTURE, reason=_("Identified on the website"),
             )  # fmt: skip
+            after_change([contact_id])  # rules that wait for a lead (its points may already make it an MQL)
             contacts_created.send(Contact, contact_ids=[contact_id])  # a new lead: routing assigns it
         return
     if holder is None:

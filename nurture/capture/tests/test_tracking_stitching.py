@@ -21,7 +21,9 @@ from nurture.contacts.leads import parse_lead
 from nurture.contacts.models import Contact, Event, Identity
 from nurture.identity.actions import unmerge
 from nurture.identity.models import Merge
+from nurture.lifecycle.actions import install_starter_rules
 from nurture.routing import actions as routing
+from nurture.scoring.actions import save_rule as save_points_rule
 
 pytestmark = pytest.mark.django_db
 
@@ -234,3 +236,20 @@ def test_an_undone_stitch_is_not_made_again(site: TrackedSite, lead_form: LeadFo
     assert Merge.objects.filter(undone_at__isnull=True).count() == 0
     assert Contact.objects.get(pk=known.contact_id).events.filter(type=Event.Type.FORM_SUBMITTED).count() == 2
     assert Contact.objects.filter(merged_into__isnull=True).count() == 2
+
+
+def test_page_view_points_do_not_make_a_visitor_a_lead(site: TrackedSite, client: Client) -> None:
+    # Given the starter rule engagement ≥ 50 → MQL, and 30 points per page view
+    install_starter_rules()
+    save_points_rule(None, {"name": "Xem trang", "kind": "behaviour", "event_type": "page_viewed", "points": 30},
+                     actor=None)  # fmt: skip
+    # When an anonymous visitor views two pages (60 points)
+    aid = visitor_id()
+    visit(client, aid)
+    # Then they keep their points but stay anonymous; a known lead with as many points moves to MQL
+    visitor = Contact.objects.get(identities__value=aid)
+    assert (round(visitor.engagement_score), visitor.stage.key) == (60, "anonymous")
+    send(client, aid, [{"type": "identify", "ts": 1_000_000, "traits": {"phone": "0911111111"}}])
+    tracking.process_staged_events()
+    visitor.refresh_from_db()
+    assert visitor.stage.key == "mql"
