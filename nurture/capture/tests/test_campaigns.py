@@ -86,7 +86,7 @@ def test_the_attribution_page_shows_charts_and_the_table(admin_client: Client, m
     assert response.status_code == 200
     page = response.content.decode()
     assert page.count('<svg class="bars"') == 2 and 'id="attribution-table"' in page
-    assert "4.700.000 ₫" in page or "4,700,000 ₫" in page
+    assert "<td>4.700.000 ₫</td>" in page and "<td>3.133.333 ₫</td>" in page
     csv = admin_client.get("/attribution/report.csv", {"start": "2026-03-01", "end": "2026-03-31", "group": "campaign"})
     assert csv.status_code == 200 and csv["Content-Type"].startswith("text/csv")
     assert "IELTS T3,facebook,1.5,0.5,5000000,4700000" in csv.content.decode()
