@@ -152,7 +152,9 @@ def touches_of(contact_ids: Iterable[int], until: datetime) -> dict[int, list[To
         for contact_id, at, data in rows:
             attribution = (data or {}).get("attribution") or {}
             source, medium = str(attribution.get("source", "")), str(attribution.get("medium", ""))
-            campaign, campaign_id = str(attribution.get("campaign", "")), str(attribution.get("campaign_id", ""))
+            campaign = str(attribution.get("campaign", ""))
+            # Connectors keep the ad platform's ids on the event; a campaign id is matched to a Campaign.
+            campaign_id = str(attribution.get("campaign_id") or data.get("campaign_id") or "")
             if not (source or medium or campaign or campaign_id):
                 continue
             touch = Touch(at, source, medium, campaign, campaign_id)

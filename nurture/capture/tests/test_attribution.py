@@ -17,7 +17,7 @@ from nurture.contacts.leads import parse_lead
 from nurture.contacts.models import Contact, Event
 from nurture.lifecycle.models import Stage
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_english")]
 MARCH = (date(2026, 3, 1), date(2026, 3, 31))
 
 
@@ -139,8 +139,14 @@ def test_channel_of_a_touch_without_campaign(source: str, medium: str, channel: 
     assert attribution.channel_of(source, medium) == channel
 
 
-def test_a_campaign_is_found_by_its_ad_platform_id(db: Any) -> None:
-    campaign = save_campaign(Campaign(), {"name": "Lead Ads T3", "channel": Channel.FACEBOOK, "external_id": "2385"})
+def test_a_lead_ads_lead_counts_for_its_campaign_by_the_ad_platform_id(db: Any) -> None:
+    # Given a campaign known by its Facebook id, and a lead whose event carries that id (as a connector keeps it)
+    campaign = save_campaign(Campaign(), {"name": "Lead Ads T3", "channel": Channel.ZALO, "external_id": "2385"})
+    lead = parse_lead({"phone": "0901000009", "source": "facebook"}) | _at(at(3))
+    lead.event_data = {"leadgen_id": "77", "campaign_id": "2385", "ad_id": "99"}
+    capture_lead(lead, event_type=Event.Type.FORM_SUBMITTED)
+    # Then the lead is that campaign's (its channel is the campaign's, not the one its source suggests)
+    rows = attribution.report(*MARCH, model="linear", group="campaign").rows
+    assert [(r.label, r.channel, r.leads) for r in rows] == [(campaign.name, Channel.ZALO, 1.0)]
     index = attribution.CampaignIndex(Campaign.objects.all())
-    assert index.find(attribution.Touch(at(1), "facebook", "", "", "2385")) == campaign
     assert index.find(attribution.Touch(at(1), "facebook", "", "other")) is None

@@ -19,7 +19,7 @@ from nurture.capture.actions import CampaignError, import_costs, save_campaign
 from nurture.capture.models import Campaign, Channel, CostEntry, TrackedSite
 from nurture.capture.tests.test_attribution import march  # noqa: F401 - the fixture
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_english")]
 COSTS = "\n".join(
     ["campaign,start,end,amount,note", 'ielts-t3,01/03/2026,31/03/2026,"3.100.000",tháng 3',
      "Google search,10/03/2026,,1000000 đ,", ""]
@@ -126,6 +126,8 @@ def test_the_api(admin_user: User, march: Any) -> None:  # noqa: F811
     data = report.json()
     assert {r["key"]: r["leads"] for r in data["rows"]} == {"facebook": 1.0, "google_ads": 1.0, "direct": 1.0}
     assert data["totals"]["revenue"] == 10_000_000
+    csv = api.get("/api/v1/attribution.csv", {"start": "2026-03-01", "end": "2026-03-31", "model": "first_touch"})
+    assert csv.status_code == 200 and csv.content.decode().splitlines()[-1].startswith("Total,,3.0,1.0,10000000")
     assert api.get("/api/v1/attribution", {"model": "everything"}).status_code == 422
     zalo = {"name": "Zalo T3", "channel": "zalo", "utm_campaign": "z3"}
     created = api.post("/api/v1/campaigns", data=json.dumps(zalo), content_type="application/json")
