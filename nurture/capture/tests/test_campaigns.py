@@ -152,3 +152,19 @@ def test_the_api(admin_user: User, march: Any) -> None:  # noqa: F811
     assert list(TrackedSite.objects.values_list("origin", flat=True)) == ["https://shop.example.vn"]
     _key, other = create_api_key(name="leads only", scopes=["leads:write"], created_by=admin_user)
     assert Client(headers={"Authorization": f"Bearer {other}"}).get("/api/v1/campaigns").status_code == 403
+
+
+def test_a_campaign_is_edited_and_a_cost_removed_on_its_page(admin_client: Client, campaigns: Any) -> None:
+    ielts, google = campaigns
+    page = f"/attribution/campaigns/{ielts.pk}/"
+    fields = {"form": "campaign", "name": "IELTS tháng 3", "channel": "facebook", "utm_source": "facebook",
+              "utm_medium": "cpc", "utm_campaign": "ielts-t3", "external_id": "", "is_active": "on"}  # fmt: skip
+    assert admin_client.post(page, fields).status_code == 302
+    taken = admin_client.post(page, {**fields, "utm_campaign": google.utm_campaign})
+    assert taken.status_code == 422
+    ielts.refresh_from_db()
+    assert (ielts.name, ielts.utm_source, ielts.utm_campaign) == ("IELTS tháng 3", "facebook", "ielts-t3")
+    admin_client.post(page, {"form": "cost", "start": "2026-03-02", "amount": "100000"})
+    cost = CostEntry.objects.get()
+    assert admin_client.post(f"/attribution/costs/{cost.pk}/delete").status_code == 302
+    assert not CostEntry.objects.exists()

@@ -144,7 +144,7 @@ class CostForm(forms.Form):
         return data
 
 
-def _save_campaign(request: HttpRequest, campaign: Campaign, form: CampaignForm) -> Campaign | None:
+def _save_campaign(campaign: Campaign, form: CampaignForm) -> Campaign | None:
     if not form.is_valid():
         return None
     try:
@@ -159,7 +159,7 @@ def campaigns(request: HttpRequest) -> HttpResponse:
     require_configure(request)
     form = CampaignForm(request.POST or None, instance=Campaign())
     if request.method == "POST":
-        saved = _save_campaign(request, Campaign(), form)
+        saved = _save_campaign(form.instance, form)
         if saved is not None:
             messages.success(request, _("Campaign saved."))
             return redirect("capture:campaign", campaign_id=saved.pk)
@@ -179,7 +179,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     status = 200
     if request.method == "POST" and request.POST.get("form") == "campaign":
         form = CampaignForm(request.POST, instance=campaign)
-        if _save_campaign(request, campaign, form) is not None:
+        if _save_campaign(campaign, form) is not None:
             messages.success(request, _("Campaign saved."))
             return redirect("capture:campaign", campaign_id=campaign.pk)
         status = 422
