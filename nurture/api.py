@@ -8,6 +8,7 @@ from ninja import NinjaAPI
 from nurture.accounts.auth import AUTH
 from nurture.availability.api import router as availability_router
 from nurture.capture.api import router as leads_router
+from nurture.capture.attribution_api import router as attribution_router
 from nurture.capture.connections_api import router as connections_router
 from nurture.contacts.api import router as contacts_router
 from nurture.contacts.leads import InvalidLead
@@ -33,6 +34,7 @@ api.add_router("/notifications", notifications_router)
 api.add_router("/journeys", journeys_router)
 api.add_router("/messaging", messaging_router)
 api.add_router("/connections", connections_router)
+api.add_router("", attribution_router)
 
 
 @api.exception_handler(InvalidLead)

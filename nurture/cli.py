@@ -13,6 +13,7 @@ ALIASES = {
     "refresh-segments": "refresh_segments",
     "train-scoring": "train_scoring",
     "replay-dead-letters": "replay_dead_letters",
+    "import-costs": "import_costs",
 }
 
 

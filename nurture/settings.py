@@ -158,6 +158,8 @@ NURTURE_FORM_MIN_SECONDS = env_int("NURTURE_FORM_MIN_SECONDS", 3)
 # Sources whose name, gender and birth date win when two contacts merge, most trusted first.
 NURTURE_SOURCE_TRUST = env_list("NURTURE_SOURCE_TRUST", ["manual", "import", "website", "api"])
 NURTURE_FORM_RATE_LIMIT = env_int("NURTURE_FORM_RATE_LIMIT", 20)  # submissions per IP per minute
+# Website tracking (docs/tracking.md): batches per client address per minute, per web process (0: no limit).
+NURTURE_TRACKING_RATE_LIMIT = env_int("NURTURE_TRACKING_RATE_LIMIT", 600)
 # An idle worker looks for due work this often: a journey triggered by a form sends its first message within it.
 NURTURE_WORKER_POLL_SECONDS = env_float("NURTURE_WORKER_POLL_SECONDS", 0.5)
 # Enrolments a worker claims and walks in one transaction (nurture.journeys.engine).

@@ -68,6 +68,7 @@ class ApiKey(models.Model):
         AVAILABILITY_WRITE = "availability:write", _("Change working hours and leave")
         JOURNEYS_WRITE = "journeys:write", _("Change journeys and enrol contacts")
         MESSAGING_WRITE = "messaging:write", _("Send messages and change message templates")
+        ATTRIBUTION = "attribution", _("Read attribution; change campaigns, costs and tracked websites")
 
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(max_length=12)

@@ -10,8 +10,9 @@ from pydantic import ConfigDict
 
 from nurture.accounts.auth import acting_user, require_scope
 from nurture.accounts.models import ApiKey
-from nurture.contacts.actions import CaptureResult, capture_leads
-from nurture.contacts.leads import InvalidLead, LeadInput, parse_lead
+from nurture.capture.tracking import ANONYMOUS_ID, capture_and_stitch
+from nurture.contacts.actions import CaptureResult
+from nurture.contacts.leads import FieldError, InvalidLead, LeadInput, parse_lead
 from nurture.contacts.models import Event
 from nurture.lifecycle.models import StageChange
 
@@ -28,6 +29,9 @@ class LeadIn(Schema):
     external_id: str | None = None
     zalo_id: str | None = None
     facebook_id: str | None = None
+    anonymous_id: str | None = Field(
+        None, description="the website visitor's id (nurture.anonymousId()): their page views join this contact"
+    )
     gender: str | None = None
     birth_date: str | None = None
     company: str | None = None
@@ -70,6 +74,8 @@ class BatchOut(Schema):
 def _to_lead(payload: LeadIn, loc: list[str | int]) -> LeadInput:
     data: dict[str, Any] = payload.dict(exclude_none=True)
     try:
+        if data.get("anonymous_id") and not ANONYMOUS_ID.fullmatch(data["anonymous_id"]):
+            raise InvalidLead([FieldError("anonymous_id", "invalid", "16 to 64 letters, digits, - or _")])
         lead = parse_lead(data)
     except InvalidLead as exc:
         exc.loc_prefix = loc  # type: ignore[attr-defined]
@@ -85,7 +91,7 @@ def _out(result: CaptureResult) -> CaptureOut:
 def _capture(request: HttpRequest, leads: list[LeadInput]) -> list[CaptureResult]:
     principal = request.auth  # type: ignore[attr-defined]
     label = f"api:{principal.name}" if isinstance(principal, ApiKey) else "api"
-    return capture_leads(
+    return capture_and_stitch(
         leads, event_type=Event.Type.API_CAPTURED, cause=StageChange.Cause.API, actor=acting_user(request),
         source_label=label,
     )  # fmt: skip

@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from nurture.capture.models.forms import CUSTOM_FIELD_TYPES, STANDARD_FIELDS, LeadForm
+from nurture.capture.tracking import ANONYMOUS_ID
 from nurture.contacts.leads import CONSENT_CHANNELS
 from nurture.contacts.models import Consent
 from nurture.core.normalise import fold
@@ -163,7 +164,7 @@ class PublicLeadForm(forms.Form):
             self.fields[f"consent_{channel}"] = forms.BooleanField(label=text, required=False)
         self.fields[HONEYPOT] = forms.CharField(required=False, label=_("Leave this empty"))
         self.fields[TIMESTAMP] = forms.CharField(required=False, widget=forms.HiddenInput)
-        for name in (*UTM_FIELDS, "referrer", "landing_url"):
+        for name in (*UTM_FIELDS, "referrer", "landing_url", "anonymous_id"):
             self.fields[name] = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
 
     def visible_fields_for_page(self) -> list[Any]:
@@ -190,6 +191,9 @@ class PublicLeadForm(forms.Form):
         lead["content"] = data.get("utm_content", "")
         lead["referrer"] = data.get("referrer", "")
         lead["landing_url"] = data.get("landing_url", "")
+        # The website visitor's id (from the tracking snippet): a malformed one is dropped, not an error to show.
+        visitor = data.get("anonymous_id", "")
+        lead["anonymous_id"] = visitor if ANONYMOUS_ID.fullmatch(visitor) else ""
         lead["tags"] = list(self.lead_form.tags or [])
         return lead
 

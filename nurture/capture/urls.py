@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from nurture.capture.sources.calls import views as calls
-from nurture.capture.views import connections, forms, imports
+from nurture.capture.views import attribution, connections, forms, imports, tracking
 
 app_name = "capture"
 urlpatterns = [
@@ -26,4 +26,15 @@ urlpatterns = [
     path("connections/events/<int:event_id>/", connections.inbound_event, name="inbound_event"),
     path("hooks/capture/<str:key>", connections.hook, name="hook"),
     path("contacts/<int:contact_id>/call", calls.call_attempt, name="call_attempt"),
+    path("t/nurture.js", tracking.snippet, name="track_snippet"),
+    path("t/collect", tracking.collect, name="track_collect"),
+    path("tracking/", tracking.overview, name="tracking"),
+    path("tracking/sites/<int:site_id>", tracking.site_toggle, name="tracking_site"),
+    path("tracking/retry", tracking.retry_failed, name="tracking_retry"),
+    path("attribution/", attribution.report, name="attribution"),
+    path("attribution/report.csv", attribution.report_csv, name="attribution_csv"),
+    path("attribution/campaigns/", attribution.campaigns, name="campaigns"),
+    path("attribution/campaigns/<int:campaign_id>/", attribution.campaign_detail, name="campaign"),
+    path("attribution/costs/<int:cost_id>/delete", attribution.cost_delete, name="cost_delete"),
+    path("attribution/costs/import", attribution.costs_import, name="costs_import"),
 ]

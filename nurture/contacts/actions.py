@@ -195,13 +195,15 @@ def _capture(
 
     new_contacts: list[Contact] = []
     new_group_indexes: list[int] = []
+    new_anonymous: list[bool] = []
     changed: dict[int, set[str]] = {}
     for g, group in enumerate(groups):
         group_leads = [leads[i] for i in group]
         target = target_of_group[g]
         if target is None:
+            anonymous = all(lead.is_anonymous for lead in group_leads)
             contact = Contact(
-                stage_id=entry_stage[all(lead.is_anonymous for lead in group_leads)],
+                stage_id=entry_stage[anonymous],
                 created_at=_first_time(group_leads, now),
                 updated_at=now,
                 last_activity_at=_last_time(group_leads, now),
@@ -214,6 +216,7 @@ def _capture(
             contact.custom_fields = _merged_custom(group_leads, {})
             new_contacts.append(contact)
             new_group_indexes.append(g)
+            new_anonymous.append(anonymous)
         else:
             contact = existing[target]
             fields = _fill(contact, group_leads, companies)
@@ -314,8 +317,10 @@ def _capture(
     refresh_keys(new_ids | set(changed) | {i.contact_id for i in identities})
     score_new_events(events)
     after_change({e.contact_id for e in events})
-    if new_ids:
-        contacts_created.send(Contact, contact_ids=sorted(new_ids))  # routing assigns them here
+    # An anonymous website visitor is not a lead yet: it is announced when it identifies itself.
+    new_leads = sorted(c.pk for c, anonymous in zip(new_contacts, new_anonymous, strict=True) if not anonymous)
+    if new_leads:
+        contacts_created.send(Contact, contact_ids=new_leads)  # routing assigns them here
     events_recorded.send(Contact, events=events)
     return [r for r in results if r is not None]
 

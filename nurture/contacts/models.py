@@ -205,6 +205,8 @@ class Event(models.Model):
         ZALO_INFO_SHARED = "zalo_info_shared", _("Shared their details on Zalo")
         LEAD_AD_SUBMITTED = "lead_ad_submitted", _("Lead ad form submitted")
         WEBHOOK_CAPTURED = "webhook_captured", _("Captured by webhook")
+        ORDER_PLACED = "order_placed", _("Order placed")
+        IDENTIFIED = "identified", _("Identified on the website")
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="events")
     type = models.CharField(max_length=40)

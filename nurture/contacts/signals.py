@@ -9,7 +9,8 @@ from django.dispatch import Signal
 
 # Contacts were captured or changed; `contact_ids` says which.
 contacts_changed = Signal()
-# New contacts were created by a capture (form, API, import, manual entry); `contact_ids`.
+# New leads were created by a capture (form, API, import, manual entry), or an anonymous website visitor
+# identified itself; `contact_ids`.
 contacts_created = Signal()
 # Contacts entered a lifecycle stage; `contact_ids`, `stage`.
 stage_entered = Signal()

@@ -22,6 +22,7 @@ from nurture.identity.models import Merge
 from nurture.lifecycle.actions import StageError
 from nurture.lifecycle.forms import checklist_form_for
 from nurture.lifecycle.models import StageChange
+from nurture.lifecycle.presets import ANONYMOUS_STAGE
 
 INBOX_PAGE = 50
 TIMELINE_PAGE = 25
@@ -32,7 +33,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
     contacts = visible_contacts(request.user)
     form = InboxFilterForm(request.GET or None, contacts=contacts)
     sort = form.sort_key()
-    qs = form.to_filter().apply(contacts).select_related("stage", "owner").order_by(*SORTS[sort])
+    chosen = form.to_filter()
+    qs = chosen.apply(contacts)
+    if not chosen.stage:  # anonymous website visitors far outnumber leads: listed when their stage is picked
+        qs = qs.exclude(stage__key=ANONYMOUS_STAGE)
+    qs = qs.select_related("stage", "owner").order_by(*SORTS[sort])
     page = Paginator(qs, INBOX_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from nurture.capture.tracking import process_staged_events
 from nurture.core.jobs import enqueue_daily_jobs, process_due_jobs
 from nurture.journeys.engine import process_due_enrolments
 
-STEPS = [enqueue_daily_jobs, process_due_jobs, process_due_enrolments]
+STEPS = [enqueue_daily_jobs, process_due_jobs, process_due_enrolments, process_staged_events]
 
 
 def step() -> bool:

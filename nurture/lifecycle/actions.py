@@ -19,7 +19,7 @@ from nurture.core import clock
 from nurture.core.jobs import enqueue_on_commit
 from nurture.lifecycle.checklists import ITEMS, confirmed_q
 from nurture.lifecycle.models import ChecklistItem, Stage, StageChange, StageSet, TransitionRule
-from nurture.lifecycle.presets import DEFAULT_SET, PRESETS
+from nurture.lifecycle.presets import ANONYMOUS_STAGE, DEFAULT_SET, PRESETS
 
 CHUNK = 5000
 
@@ -219,13 +219,14 @@ def delete_rule(rule: TransitionRule) -> None:
 
 
 def _rule_q(rule: TransitionRule, stages: dict[int, Stage]) -> Q:
-    """Where a rule may move contacts from: its listed stages, or any earlier stage of its set."""
+    """Where a rule may move contacts from: its listed stages, or any earlier stage of its set but Anonymous
+    (a website visitor becomes a lead by identifying itself, not by the points its page views earn)."""
     target = stages[rule.to_stage_id]
     listed = list(rule.from_stages.all())
     if listed:
         sources = [s.pk for s in listed]
     else:
-        sources = [s.pk for s in stages.values() if s.position < target.position]
+        sources = [s.pk for s in stages.values() if s.position < target.position and s.key != ANONYMOUS_STAGE]
     return Q(stage_id__in=sources) & confirmed_q(target.requires) & contact_q(rule.conditions)
 
 

@@ -1,5 +1,6 @@
 """Real parts for the connector tests: a loopback server speaking the Graph API (lead retrieval, a form's
-leads, the page) and Zalo's OAuth and OA endpoints; helpers that sign webhooks as the providers do."""
+leads, the page) and Zalo's OAuth and OA endpoints; helpers that sign webhooks as the providers do. Tracking's:
+an allowed website, and batches as the snippet sends them."""
 
 from __future__ import annotations
 
@@ -10,18 +11,33 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import count
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import translation
 from pytest_django.fixtures import Settings
 
-from nurture.capture.models import Connection
+from nurture.capture import tracking
+from nurture.capture.actions import save_tracked_site
+from nurture.capture.models import Connection, TrackedSite
 from nurture.core import clock
 
 PAGE_TOKEN = "page-token-123"
 ZALO_APP_SECRET = "zalo-app-secret"
 GRAPH_VERSION = "/v21.0"
+SITE = "https://www.saomai.edu.vn"
+_visitors = count(1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tracking_state() -> Iterator[None]:
+    # Allowed origins and request counts are kept per process; each test starts from its own database.
+    tracking.site_cache.forget()
+    tracking.rate_limiter.counts.clear()
+    yield
+    tracking.site_cache.forget()
 
 
 @pytest.fixture
@@ -153,3 +169,26 @@ def connect(channel: str, **fields: Any) -> Connection:
     now = clock.now()
     return Connection.objects.create(channel=channel, name=fields.pop("name", channel), created_at=now,
                                      updated_at=now, **fields)  # fmt: skip
+
+
+@pytest.fixture
+def site(db: Any) -> TrackedSite:
+    return save_tracked_site(TrackedSite(), origin=SITE, require_consent=False)
+
+
+def visitor_id() -> str:
+    return f"visitor-{next(_visitors):04d}-abcdefghijk"
+
+
+def page(url: str, *, title: str = "", referrer: str = "", ts: int = 1_000_000, **utm: str) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": "page", "url": url, "title": title, "referrer": referrer, "ts": ts}
+    if utm:
+        event["utm"] = utm
+    return event
+
+
+def send(client: Client, anonymous_id: str, events: list[dict[str, Any]], *, origin: str = SITE,
+         **extra: Any) -> Any:  # fmt: skip
+    body = {"anonymous_id": anonymous_id, "sent_at": 1_000_000, "events": events, **extra}
+    # sendBeacon posts text/plain: no CORS preflight.
+    return client.post("/t/collect", data=json.dumps(body), content_type="text/plain", headers={"Origin": origin})

@@ -91,6 +91,7 @@ def hosted_form(request: HttpRequest, slug: str) -> HttpResponse:
         # Embedded: the snippet passes the host page's referrer and URL; hosted: the browser says.
         initial["referrer"] = request.GET.get("ref") or request.META.get("HTTP_REFERER", "")
         initial["landing_url"] = request.GET.get("url") or request.build_absolute_uri()
+        initial["anonymous_id"] = request.GET.get("aid", "")
         initial[TIMESTAMP] = spam.issue_token()
         form = PublicLeadForm(lead_form, initial=initial)
         return _render_public(request, lead_form, form, embedded)

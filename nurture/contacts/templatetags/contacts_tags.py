@@ -28,6 +28,8 @@ def event_summary(event: Event) -> str:
     if data.get("text") or data.get("attachments"):  # a Zalo conversation
         return " ".join([str(data.get("text") or ""), *data.get("attachments", [])]).strip()
     parts = []
+    if data.get("url"):  # a page view: what the visitor read
+        parts.append(str(data.get("title") or data["url"]))
     if data.get("form"):
         parts.append(_("form %(name)s") % {"name": data["form"]})
     if data.get("file"):
