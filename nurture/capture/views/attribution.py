@@ -79,7 +79,8 @@ def bar_chart(rows: list[attribution.Row], series: list[tuple[str, str]], money:
 
 
 def _report(request: HttpRequest) -> tuple[ReportForm, attribution.Report | None]:
-    form = ReportForm(request.GET)  # every field is optional: an empty query shows the last 30 days
+    # Every field is optional: an empty query shows the last 30 days, linear, by channel (selected in the form too).
+    form = ReportForm({"model": "linear", "group": "channel", **request.GET.dict()})
     if not form.is_valid():
         return form, None
     data = form.cleaned_data

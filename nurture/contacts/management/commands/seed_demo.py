@@ -7,10 +7,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from nurture.accounts.models import Team, User
-from nurture.capture.actions import save_lead_form
-from nurture.capture.models import LeadForm
+from nurture.capture.actions import CostInput, record_costs, save_campaign, save_lead_form
+from nurture.capture.models import Campaign, LeadForm
 from nurture.contacts.actions import EventInput, add_note, capture_leads, change_stage, record_events
 from nurture.contacts.fake import fake_lead, fake_name
 from nurture.contacts.leads import LeadInput, parse_lead
@@ -49,6 +50,15 @@ LOST_REASONS = ["Chọn trung tâm khác", "Học phí cao", "Chưa có nhu cầ
 DEMO_PASSWORD = "nurture-demo"
 BATCH = 1000
 
+# (utm_campaign, channel, utm_source, utm_medium, cost a month in VND): the paid campaigns of contacts/fake.py
+DEMO_CAMPAIGNS = [
+    ("IELTS-thang-9", "facebook", "facebook", "cpc", 45_000_000),
+    ("Giao-tiep-di-lam", "facebook", "facebook", "cpc", 25_000_000),
+    ("Tieng-Anh-tre-em-he-2026", "facebook", "facebook", "cpc", 30_000_000),
+    ("Zalo-OA-thang-10", "zalo", "zalo", "social", 8_000_000),
+    ("TOEIC-cap-toc", "google_ads", "google", "cpc", 20_000_000),
+]
+
 
 class Command(BaseCommand):
     help = "Load demo data: an English-language centre with three branches and about 5,000 leads."
@@ -74,6 +84,7 @@ class Command(BaseCommand):
         install_transition_rules()  # from here on, engagement moves leads along (engagement ≥ 50 → MQL)
         self._engagement(rng, contact_ids)
         self._routing()
+        self._campaigns()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data: {User.objects.count()} users, {Contact.objects.count()} contacts, "
@@ -189,6 +200,21 @@ class Command(BaseCommand):
             results = capture_leads(leads, event_type=Event.Type.FORM_SUBMITTED, source_label="demo")
             ids.extend(r.contact_id for r in results if r.created)
         return ids
+
+    def _campaigns(self) -> None:
+        """The demo's paid campaigns (the UTM campaigns its leads carry) with three months of costs."""
+        today = timezone.localdate(clock.now())
+        month = today.replace(day=1)
+        costs = []
+        for name, channel, source, medium, monthly in DEMO_CAMPAIGNS:
+            campaign = save_campaign(Campaign(), {"name": name, "channel": channel, "utm_source": source,
+                                                  "utm_medium": medium, "utm_campaign": name})  # fmt: skip
+            start = month
+            for _ in range(3):
+                end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+                costs.append(CostInput(campaign, start, end, monthly))
+                start = (start - timedelta(days=1)).replace(day=1)
+        record_costs(costs, source="demo", user=None)
 
     def _owners(self, rng: random.Random, ids: list[int], reps_by_province: dict[str, list[User]]) -> None:
         """About 70% of leads have an owner from the branch of their province."""
