@@ -3,9 +3,12 @@ from __future__ import annotations
 from django import template
 from django.utils.translation import gettext as _
 
+from nurture.contacts.actions import OUTCOMES
 from nurture.contacts.models import Event
+from nurture.core.money import format_vnd
 
 register = template.Library()
+CHANNELS = {"email": "Email", "sms": "SMS", "zalo": "Zalo", "facebook": "Facebook"}
 
 
 @register.filter
@@ -23,6 +26,24 @@ def event_summary(event: Event) -> str:
         if "other_id" in data:
             return _("with %(name)s (#%(id)s)") % {"name": data.get("other_name", ""), "id": data["other_id"]}
         return _("into %(name)s (#%(id)s)") % {"name": data.get("survivor_name", ""), "id": data.get("survivor_id")}
+    if event.type in (Event.Type.CALL_LOGGED, Event.Type.MESSAGE_LOGGED, Event.Type.MEETING_LOGGED):
+        outcome = OUTCOMES.get(data.get("outcome", ""), data.get("outcome", ""))
+        head = " · ".join(str(p) for p in (CHANNELS.get(data.get("channel", ""), ""), outcome) if p)
+        return f"{head}: {data['body']}" if data.get("body") else head
+    if event.type == Event.Type.ORDER_PLACED:
+        amount = (
+            format_vnd(data.get("amount", 0))
+            if data.get("currency") == "VND"
+            else f"{data.get('amount')} {data.get('currency')}"
+        )
+        return " · ".join([amount, *data.get("products", [])])
+    if event.type == Event.Type.DEAL_STAGE_CHANGED:
+        return _("%(title)s: %(from)s → %(to)s") % {"title": data.get("title", ""), "from": data.get("from", ""),
+                                                     "to": data.get("to", "")}  # fmt: skip
+    if event.type == Event.Type.DEAL_LOST:
+        return " · ".join(str(p) for p in (data.get("title"), data.get("reason"), data.get("note")) if p)
+    if event.type in (Event.Type.DEAL_CREATED, Event.Type.DEAL_WON, Event.Type.TASK_CREATED, Event.Type.TASK_DONE):
+        return str(data.get("title", ""))
     parts = []
     if data.get("form"):
         parts.append(_("form %(name)s") % {"name": data["form"]})
