@@ -552,7 +552,8 @@ def task_timer(job: str, task_id: int, at: str) -> str:
         if task is None or task.done_at is not None:
             return "nothing"
         moment = task.remind_at if job == REMIND_JOB else task.due_at
-        if moment is None or moment.isoformat() != at:
+        # The job was queued for one time; a task moved since has a newer job of its own.
+        if moment is None or moment != datetime.fromisoformat(at):
             return "nothing"
         if job == REMIND_JOB:
             title = _("Reminder: %(task)s (%(who)s) at %(at)s")

@@ -47,7 +47,9 @@ def _deal(request: HttpRequest, deal_id: int) -> Deal:
 
 
 def _errors(form: Any, exc: actions.SalesError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    """The action's error on its field, or above the form (a stale version is a hidden field)."""
+    shown = exc.field in form.fields and not form.fields[exc.field].widget.is_hidden
+    form.add_error(exc.field if shown else None, exc.message)
 
 
 @login_required

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from nurture.accounts.models import User
 from nurture.core import clock, jobs
@@ -25,9 +26,9 @@ def run_jobs() -> None:
 
 
 def test_the_reminder_then_the_overdue_alert_reach_the_assignee(frozen: Any, alice: User, bob: User) -> None:
-    # Given a call task for bob in five hours, with a reminder 15 minutes before
+    # Given a call task for bob in five hours (in local time, as a form gives it), with a reminder 15 minutes before
     contact = lead(alice)
-    due = clock.now() + timedelta(hours=5)
+    due = timezone.localtime(clock.now() + timedelta(hours=5))
     task = actions.add_task(title="Gọi tư vấn", due_at=due, remind_at=due - timedelta(minutes=15), assignee=bob,
                             contact=contact, actor=alice)  # fmt: skip
     run_jobs()
