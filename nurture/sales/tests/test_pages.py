@@ -12,7 +12,7 @@ from nurture.sales.models import Deal, LostReason, Pipeline, Task
 from nurture.sales.tests.conftest import deal_for, lead, logged_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX = {"HX-Request": "true"}
 
 
 def test_the_board_shows_stages_with_count_total_and_weighted(alice: User, bob: User, pipeline: Pipeline) -> None:
@@ -37,7 +37,7 @@ def test_a_move_asks_for_the_next_step_then_moves(alice: User, pipeline: Pipelin
     client = logged_in(alice)
 
     # When the card is dropped on Quote
-    asked = client.post(f"/sales/deals/{deal.pk}/move", {"stage": quote.pk, "version": 1}, **HTMX)
+    asked = client.post(f"/sales/deals/{deal.pk}/move", {"stage": quote.pk, "version": 1}, headers=HTMX)
 
     # Then the board comes back with the next-step dialog, and the deal has not moved
     assert asked.status_code == 422
@@ -45,12 +45,12 @@ def test_a_move_asks_for_the_next_step_then_moves(alice: User, pipeline: Pipelin
 
     # When the next step is given, with a bad date first
     bad_step = {"stage": quote.pk, "version": 1, "next-title": "Gửi báo giá", "next-due_at": "2026-02-30T10:00"}
-    bad = client.post(f"/sales/deals/{deal.pk}/move", {**bad_step, "next-kind": "call"}, **HTMX)
+    bad = client.post(f"/sales/deals/{deal.pk}/move", {**bad_step, "next-kind": "call"}, headers=HTMX)
     assert bad.status_code == 422 and "Enter a valid date/time." in bad.content.decode()
     moved = client.post(f"/sales/deals/{deal.pk}/move", {
         "stage": quote.pk, "version": 1, "next-title": "Gửi báo giá", "next-due_at": "2026-03-03T10:00",
         "next-kind": "email", "next-remind": "60",
-    }, **HTMX)  # fmt: skip
+    }, headers=HTMX)  # fmt: skip
 
     # Then the card is in Quote with its next step, and the task reminds an hour before
     assert moved.status_code == 200
@@ -68,11 +68,11 @@ def test_a_stale_card_is_refused_and_the_board_shows_the_current_state(
     stages = list(pipeline.stages.order_by("position"))
     step = {"next-title": "Gọi", "next-due_at": "2026-03-03T10:00", "next-kind": "call"}
     assert logged_in(bob).post(f"/sales/deals/{deal.pk}/move", {"stage": stages[2].pk, "version": 1, **step},
-                               **HTMX).status_code == 200  # fmt: skip
+                               headers=HTMX).status_code == 200  # fmt: skip
 
     # When alice drops her stale card on Quote
     stale = logged_in(alice).post(f"/sales/deals/{deal.pk}/move", {"stage": stages[1].pk, "version": 1, **step},
-                                  **HTMX)  # fmt: skip
+                                  headers=HTMX)  # fmt: skip
 
     # Then 409: a clear message and the card where bob put it, at its new version
     body = stale.content.decode()

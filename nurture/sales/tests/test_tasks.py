@@ -87,7 +87,7 @@ def test_a_rescheduled_reminder_sends_only_for_the_current_time(frozen: Any, ali
 def test_bad_tasks_are_refused_naming_the_field(frozen: Any, alice: User) -> None:
     contact = lead(alice)
     due = clock.now() + timedelta(hours=1)
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"title": " "}, "title"), ({"kind": "fax"}, "kind"), ({"remind_at": due + timedelta(minutes=1)}, "remind_at"),
         ({"contact": None}, "contact_id"), ({"assignee": None}, "assignee_id"),
     ]  # fmt: skip
