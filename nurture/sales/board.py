@@ -16,6 +16,14 @@ from nurture.core.money import DEFAULT_CURRENCY
 from nurture.sales.models import Deal, Pipeline, PipelineStage, Task
 
 CARDS_PER_STAGE = 50
+# What a card shows (and the API returns): the contact's and owner's names, not their whole rows.
+CARD_FIELDS = (
+    "title", "pipeline_id", "stage_id", "contact_id", "company_id", "owner_id", "amount", "currency", "products",
+    "expected_close", "source", "medium", "campaign", "status", "lost_reason_id", "lost_note", "version",
+    "stage_entered_at", "last_activity_at", "created_at", "closed_at",
+    "contact__full_name", "contact__email", "contact__phone",
+    "owner__username", "owner__first_name", "owner__last_name",
+)  # fmt: skip
 
 
 @dataclass
@@ -72,6 +80,7 @@ def build(pipeline: Pipeline, deals: QuerySet[Deal], now: datetime, *, cards: in
         shown = list(
             with_next_step(open_deals.filter(stage=stage))
             .select_related("contact", "owner")
+            .only(*CARD_FIELDS)
             .order_by("-stage_entered_at", "-id")[:cards]
         )
         for deal in shown:
