@@ -104,8 +104,11 @@ def load(contacts: int, deals: int, activities: int) -> dict[str, int]:
                     %(now)s - (g %% 90) * interval '1 day', %(now)s, NULL
                 FROM generate_series(1, %(deals)s) g
                 """,
-                {"other": other.pk, "main": main.pk, "other_stages": other_stages, "main_stages": main_stages, "first_contact": first_contact,
-                 "contacts": contacts, "reps": rep_ids, "n_reps": REPS, "now": now, "deals": deals},
+                {
+                    "other": other.pk, "main": main.pk, "other_stages": other_stages, "main_stages": main_stages,
+                    "first_contact": first_contact, "contacts": contacts, "reps": rep_ids, "n_reps": REPS,
+                    "now": now, "deals": deals,
+                },
             )  # fmt: skip
             cursor.execute("SELECT min(id) FROM sales_deal")
             first_deal = cursor.fetchone()[0]

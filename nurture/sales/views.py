@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from nurture.accounts.models import User
+from nurture.accounts.permissions import require_configure
 from nurture.contacts.access import visible_contacts
 from nurture.contacts.models import Contact, Event
 from nurture.core import clock
@@ -367,4 +368,52 @@ def overdue(request: HttpRequest) -> HttpResponse:
     return render(request, "sales/overdue.html", {
         "rows": ordered, "now": now,
         "tasks": tasks.select_related("assignee", "contact", "deal").order_by("assignee_id", "due_at")[:200],
+    })  # fmt: skip
+
+
+@login_required
+def pipelines(request: HttpRequest) -> HttpResponse:
+    require_configure(request)
+    return render(request, "sales/pipelines.html", {"pipelines": Pipeline.objects.prefetch_related("stages")})
+
+
+def _stage_rows(post: Any) -> tuple[list[actions.StageInput], list[str]]:
+    """The stage rows of the pipeline form, in order; a row whose name is cleared is removed."""
+    rows, errors = [], []
+    columns = zip(post.getlist("stage_id"), post.getlist("name_en"), post.getlist("name_vi"),
+                  post.getlist("probability"), post.getlist("rotting_days"), strict=False)  # fmt: skip
+    for i, (stage_id, name_en, name_vi, probability, rotting) in enumerate(columns, start=1):
+        if not name_en.strip():
+            continue
+        try:
+            rows.append(actions.StageInput(name_en, name_vi, int(probability or 0), int(rotting) if rotting else None,
+                                           int(stage_id) if stage_id else None))  # fmt: skip
+        except ValueError:
+            errors.append(_("Row %(n)s: probability and rotting days are whole numbers.") % {"n": i})
+    return rows, errors
+
+
+@login_required
+def pipeline_edit(request: HttpRequest, pipeline_id: int | None = None) -> HttpResponse:
+    require_configure(request)
+    pipeline = get_object_or_404(Pipeline, pk=pipeline_id) if pipeline_id else None
+    errors: list[str] = []
+    if request.method == "POST":
+        rows, errors = _stage_rows(request.POST)
+        if not errors:
+            try:
+                saved = actions.save_pipeline(
+                    pipeline, name_en=request.POST.get("pipeline_name_en", ""),
+                    name_vi=request.POST.get("pipeline_name_vi", ""), stages=rows,
+                    require_next_step=bool(request.POST.get("require_next_step")),
+                    is_active=bool(request.POST.get("is_active")),
+                )  # fmt: skip
+            except actions.SalesError as exc:
+                errors.append(exc.message)
+            else:
+                messages.success(request, _("Pipeline “%(name)s” saved.") % {"name": saved.name})
+                return redirect("sales:pipelines")
+    stages = list(pipeline.stages.order_by("position")) if pipeline else []
+    return render(request, "sales/pipeline.html", {
+        "pipeline": pipeline, "stages": stages, "blank_rows": range(3), "errors": errors, "post": request.POST,
     })  # fmt: skip

@@ -153,3 +153,32 @@ def test_outsiders_cannot_open_or_move_a_deal(charlie: User, alice: User, pipeli
     assert client.get(f"/sales/deals/{deal.pk}/").status_code == 404
     assert client.post(f"/sales/deals/{deal.pk}/move", {"stage": deal.stage_id, "version": 1}).status_code == 404
     assert "IELTS 6.5" not in client.get(f"/sales/pipelines/{pipeline.pk}/").content.decode()
+
+
+def test_a_manager_adds_a_pipeline_and_reorders_its_stages(admin_user: User, alice: User, pipeline: Pipeline) -> None:
+    # Given the settings page, closed to reps
+    client = logged_in(admin_user)
+    assert logged_in(alice).get("/sales/pipelines/settings").status_code == 403
+    form = {"pipeline_name_en": "Corporate", "pipeline_name_vi": "Doanh nghiệp", "require_next_step": "on",
+            "is_active": "on", "stage_id": ["", "", ""], "name_en": ["Pitch", "Contract", ""],
+            "name_vi": ["Giới thiệu", "Hợp đồng", ""], "probability": ["20", "150", "0"],
+            "rotting_days": ["14", "", ""]}  # fmt: skip
+
+    # When a probability is out of range / Then refused with the row named, nothing saved
+    refused = client.post("/sales/pipelines/new", form)
+    assert "A probability is between 0 and 100" in refused.content.decode() and Pipeline.objects.count() == 1
+
+    # When it is fixed, then the two stages swapped
+    assert client.post("/sales/pipelines/new", {**form, "probability": ["20", "80", "0"]}).status_code == 302
+    corporate = Pipeline.objects.get(name_en="Corporate")
+    pitch, contract = corporate.stages.order_by("position")
+    swapped = {
+        **form, "stage_id": [str(contract.pk), str(pitch.pk)], "name_en": ["Contract", "Pitch"],
+        "name_vi": ["Hợp đồng", "Giới thiệu"], "probability": ["80", "20"], "rotting_days": ["", "14"],
+    }  # fmt: skip
+    assert client.post(f"/sales/pipelines/{corporate.pk}/edit", swapped).status_code == 302
+
+    # Then the stages keep their ids in the new order, and the board shows them
+    assert list(corporate.stages.order_by("position").values_list("pk", "name_en", "rotting_days")) == [
+        (contract.pk, "Contract", None), (pitch.pk, "Pitch", 14)]  # fmt: skip
+    assert "Contract (80%) → Pitch (20%, 14d)" in client.get("/sales/pipelines/settings").content.decode()
