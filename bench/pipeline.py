@@ -164,6 +164,7 @@ def main() -> None:
     parser.add_argument("--deals", type=int, default=100_000)
     parser.add_argument("--activities", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--keep", action="store_true", help="keep the database (to EXPLAIN its queries)")
     args = parser.parse_args()
     admin_url, bench_url = _urls()
     _admin(admin_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
@@ -203,9 +204,10 @@ def main() -> None:
             "contact_page_p50_ms": round(statistics.median(contact), 1), "contact_page_p99_ms": p99(contact),
         }))  # fmt: skip
     finally:
-        _admin(admin_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        if not args.keep:
+            _admin(admin_url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+            log(f"database {BENCH_DB} dropped")
         shutil.rmtree(scratch, ignore_errors=True)
-        log(f"database {BENCH_DB} dropped")
 
 
 if __name__ == "__main__":

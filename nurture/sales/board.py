@@ -72,7 +72,7 @@ def build(pipeline: Pipeline, deals: QuerySet[Deal], now: datetime, *, cards: in
     open_deals = deals.filter(pipeline=pipeline, status=Deal.Status.OPEN)
     stages = list(pipeline.stages.order_by("position", "id"))
     sums: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
-    for row in open_deals.order_by().values("stage_id", "currency").annotate(n=Count("id"), total=Sum("amount")):
+    for row in open_deals.order_by().values("stage_id", "currency").annotate(n=Count("*"), total=Sum("amount")):
         sums[row["stage_id"]][row["currency"]] = (row["n"], row["total"] or 0)
     columns = []
     for stage in stages:

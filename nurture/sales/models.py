@@ -113,8 +113,13 @@ class Deal(models.Model):
         indexes = [
             # The board: the first cards of each stage.
             models.Index(fields=["stage", "status", "-stage_entered_at", "-id"], name="deal_board"),
-            # The board's totals per stage, read from the index alone.
-            models.Index(fields=["pipeline", "status", "stage", "currency", "amount"], name="deal_totals"),
+            # The board's totals per stage of open deals, read from this small index alone (an index-only scan;
+            # a full index over every status lost to a sequential scan of the table at 100,000 deals).
+            models.Index(
+                fields=["pipeline", "stage", "currency", "amount"],
+                name="deal_open_totals",
+                condition=models.Q(status="open"),
+            ),  # fmt: skip
             models.Index(fields=["owner", "status"], name="deal_owner_status"),
             models.Index(fields=["-created_at", "-id"], name="deal_created"),
         ]

@@ -200,8 +200,6 @@ def deal_detail(request: HttpRequest, deal_id: int, **forms: Any) -> HttpRespons
         "tasks": deal.tasks.select_related("assignee").order_by("done_at", "due_at"),
         "timeline": _timeline(request, deal),
         "edit_form": forms.get("edit_form") or EditDealForm(initial=initial),
-        "task_form": forms.get("task_form") or TaskForm(),
-        "activity_form": forms.get("activity_form") or ActivityForm(),
         "won_form": forms.get("won_form") or WonForm(initial={"version": deal.version, "amount": deal.amount,
                                                              "products": ", ".join(deal.products)}),
         "lost_form": forms.get("lost_form") or LostForm(initial={"version": deal.version}),

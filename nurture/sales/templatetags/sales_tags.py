@@ -17,8 +17,8 @@ from nurture.contacts.models import Contact
 from nurture.core.money import DEFAULT_CURRENCY, format_vnd
 from nurture.sales.access import visible_deals
 from nurture.sales.board import Column
-from nurture.sales.forms import ActivityForm, TaskForm
-from nurture.sales.models import Deal
+from nurture.sales.forms import REMINDERS, ActivityForm, people
+from nurture.sales.models import Deal, Task
 
 register = template.Library()
 
@@ -46,14 +46,23 @@ def _local(at: datetime, fmt: str) -> str:
 
 
 @register.simple_tag
+def options(choices: Any, selected: Any = "") -> str:
+    """A select's <option>s from (value, label) pairs, built in Python: the lead page renders several, and the form
+    widgets' per-option templates made its sales card the slowest on the page."""
+    chosen = str(selected)
+    return mark_safe(
+        "".join(
+            f'<option value="{escape(str(v))}"{" selected" if str(v) == chosen else ""}>{escape(str(label))}</option>'
+            for v, label in choices
+        )
+    )  # every value and label is escaped
+
+
+@register.simple_tag
 def board_cards(columns: list[Column], column: Column, query: str) -> str:
     """A column's cards. Built here with the standard library's escape rather than in a template loop: 250 cards
     through the template engine (or format_html) cost most of the board's time budget (bench/pipeline.py)."""
-    options = "".join(
-        f'<option value="{c.stage.pk}"{" selected" if c.stage.pk == column.stage.pk else ""}>{escape(c.stage.name)}'
-        "</option>"
-        for c in columns
-    )
+    stage_options = options([(c.stage.pk, c.stage.name) for c in columns], column.stage.pk)
     labels = {"move_to": escape(_("Move to")), "move": escape(_("Move"))}
     no_step = f'<div class="small muted">{escape(_("No next step"))}</div>'
     rotting_text = _("Rotting: no activity since %(since)s")
@@ -76,7 +85,7 @@ def board_cards(columns: list[Column], column: Column, query: str) -> str:
             contact=escape(str(deal.contact)), amount=escape(money(deal.amount, deal.currency)),
             owner=escape(deal.owner.display_name) if deal.owner else "—",
             close=f" · {deal.expected_close:%d/%m/%Y}" if deal.expected_close else "", next_step=step, rotting=rotting,
-            options=options, **labels,
+            options=stage_options, **labels,
         ))  # fmt: skip
     return mark_safe("".join(cards))  # every value above is escaped
 
@@ -85,10 +94,17 @@ def board_cards(columns: list[Column], column: Column, query: str) -> str:
 def contact_sales(context: Context, contact: Contact) -> dict[str, Any]:
     request = context["request"]
     deals = list(visible_deals(request.user).filter(contact=contact).select_related("stage", "pipeline", "owner"))
-    form = ActivityForm()
-    form.fields["deal"].choices = [("", "—"), *[(d.pk, d.title) for d in deals if d.status == Deal.Status.OPEN]]  # type: ignore[attr-defined]
     return {
-        "deals": deals,
+        "deals": deals, "open_deals": [(d.pk, d.title) for d in deals if d.status == Deal.Status.OPEN],
         "tasks": contact.sales_tasks.filter(done_at__isnull=True).select_related("assignee").order_by("due_at")[:10],
-        "activity_form": form, "task_form": TaskForm(),
+    }  # fmt: skip
+
+
+@register.simple_tag
+def form_choices() -> dict[str, Any]:
+    """The choices of the task and quick-log forms, for `options`."""
+    return {
+        "task_kinds": Task.Kind.choices, "reminders": REMINDERS, "people": [("", _("Me")), *people()],
+        "activities": ActivityForm.base_fields["kind"].choices,  # type: ignore[attr-defined]
+        "outcomes": ActivityForm.base_fields["outcome"].choices,  # type: ignore[attr-defined]
     }  # fmt: skip
