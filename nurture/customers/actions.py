@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from nurture.accounts.models import User
 from nurture.contacts.models import Contact, Event
+from nurture.contacts.signals import events_recorded
 from nurture.core import clock
 from nurture.core.money import DEFAULT_CURRENCY
 from nurture.customers.models import Order
@@ -66,9 +67,10 @@ def record_order(
             contact=contact, deal=deal, amount=amount, currency=currency, products=names, ordered_on=day,
             created_by=actor, created_at=now,
         )  # fmt: skip
-        Event.objects.create(
+        event = Event.objects.create(
             contact=contact, type=Event.Type.ORDER_PLACED, at=now, actor=actor, deal=deal,
             data={"order_id": order.pk, "deal_id": deal.pk if deal else None, "amount": amount, "currency": currency,
                   "products": names},
         )  # fmt: skip
+        events_recorded.send(Contact, events=[event])  # a purchase can start a journey (onboarding, repurchase)
     return order

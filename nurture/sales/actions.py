@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from nurture.accounts.models import User
 from nurture.contacts import actions as contact_actions
 from nurture.contacts.models import Company, Contact, Event
+from nurture.contacts.signals import events_recorded
 from nurture.core import clock
 from nurture.core.jobs import enqueue_on_commit
 from nurture.core.models import Job
@@ -411,7 +412,8 @@ def mark_won(
         if products is not None:
             locked.products = _clean_products(products)
         locked.save()
-        _event(locked, Event.Type.DEAL_WON, actor, now, amount=locked.amount, currency=locked.currency)
+        won = _event(locked, Event.Type.DEAL_WON, actor, now, amount=locked.amount, currency=locked.currency)
+        events_recorded.send(Contact, events=[won])
         try:
             order = record_order(locked.contact, amount=locked.amount, products=locked.products,
                                  ordered_on=ordered_on, currency=locked.currency, deal=locked, actor=actor)  # fmt: skip
@@ -439,7 +441,8 @@ def mark_lost(deal: Deal, *, version: int | None, reason: LostReason, note: str 
         locked.lost_reason, locked.lost_note = reason, note.strip()
         locked.version, locked.updated_at = locked.version + 1, now
         locked.save()
-        _event(locked, Event.Type.DEAL_LOST, actor, now, reason=reason.name, note=locked.lost_note)
+        lost = _event(locked, Event.Type.DEAL_LOST, actor, now, reason=reason.name, note=locked.lost_note)
+        events_recorded.send(Contact, events=[lost])  # journeys may start on a lost deal (win-back)
         contact = Contact.objects.select_related("stage").get(pk=locked.contact_id)
         others_open = Deal.objects.filter(contact=contact, status=Deal.Status.OPEN).exists()
         if not others_open and contact.stage.outcome == Stage.Outcome.OPEN:

@@ -49,7 +49,7 @@ def _local(at: datetime, fmt: str) -> str:
 def options(choices: Any, selected: Any = "") -> str:
     """A select's <option>s from (value, label) pairs, built in Python: the lead page renders several, and the form
     widgets' per-option templates made its sales card the slowest on the page."""
-    chosen = str(selected)
+    chosen = "" if selected is None else str(selected)
     return mark_safe(
         "".join(
             f'<option value="{escape(str(v))}"{" selected" if str(v) == chosen else ""}>{escape(str(label))}</option>'
@@ -97,6 +97,7 @@ def contact_sales(context: Context, contact: Contact) -> dict[str, Any]:
     return {
         "deals": deals, "open_deals": [(d.pk, d.title) for d in deals if d.status == Deal.Status.OPEN],
         "tasks": contact.sales_tasks.filter(done_at__isnull=True).select_related("assignee").order_by("due_at")[:10],
+        "orders": contact.orders.order_by("-ordered_on", "-id")[:5],
     }  # fmt: skip
 
 

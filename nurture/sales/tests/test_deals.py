@@ -12,6 +12,9 @@ from nurture.contacts.models import Company, Contact, Event
 from nurture.core import clock
 from nurture.core.models import Job
 from nurture.customers.models import Order
+from nurture.journeys.actions import publish, save_journey
+from nurture.journeys.models import Enrolment
+from nurture.journeys.tests.conftest import graph
 from nurture.sales import actions
 from nurture.sales.models import Deal, LostReason, Pipeline, PipelineStage, Task
 from nurture.sales.tests.conftest import deal_for, lead
@@ -209,3 +212,15 @@ def test_activities_are_on_the_contact_and_the_deal_timelines(alice: User, pipel
     with pytest.raises(actions.SalesError) as refused:
         actions.log_activity(other, kind="call", deal=deal, actor=alice)
     assert refused.value.field == "deal_id"
+
+
+def test_the_order_of_a_won_deal_starts_a_journey(alice: User, pipeline: Pipeline) -> None:
+    # Given an onboarding journey started by a purchase
+    journey = save_journey(None, {"name": "Chào mừng học viên", "graph": graph(("t", {"type": "add_tag", "tag": "hv"})),
+                                  "trigger": {"type": "event", "event": "order_placed"}}, actor=None)  # fmt: skip
+    publish(journey, actor=None)
+    deal = deal_for(alice, pipeline)
+
+    # When the deal is won / Then the buyer is enrolled, inside the same transaction
+    actions.mark_won(deal, version=deal.version, actor=alice)
+    assert list(Enrolment.objects.values_list("contact_id", "journey_id")) == [(deal.contact_id, journey.pk)]

@@ -145,6 +145,8 @@ def test_won_and_lost_from_the_deal_page(alice: User, pipeline: Pipeline) -> Non
     assert list(Deal.objects.order_by("id").values_list("status", flat=True)) == ["won", "lost"]
     page = client.get(f"/sales/deals/{lost.pk}/").content.decode()
     assert 'id="lost-reason"' in page
+    orders = client.get(f"/contacts/{won.contact_id}/").content.decode().split('id="orders"')[1].split("</ul>")[0]
+    assert "20.000.000 ₫" in orders and "02/03/2026" in orders
 
 
 def test_outsiders_cannot_open_or_move_a_deal(charlie: User, alice: User, pipeline: Pipeline, settings: Any) -> None:
