@@ -12,12 +12,14 @@ from nurture.capture.attribution_api import router as attribution_router
 from nurture.capture.connections_api import router as connections_router
 from nurture.contacts.api import router as contacts_router
 from nurture.contacts.leads import InvalidLead
+from nurture.customers.api import router as orders_router
 from nurture.identity.api import router as identity_router
 from nurture.journeys.api import router as journeys_router
 from nurture.lifecycle.api import router as lifecycle_router
 from nurture.messaging.api import router as messaging_router
 from nurture.notifications.api import router as notifications_router
 from nurture.routing.api import router as routing_router
+from nurture.sales.api import router as sales_router
 from nurture.scoring.api import router as scoring_router
 from nurture.segments.api import router as segments_router
 
@@ -35,6 +37,8 @@ api.add_router("/journeys", journeys_router)
 api.add_router("/messaging", messaging_router)
 api.add_router("/connections", connections_router)
 api.add_router("", attribution_router)
+api.add_router("/sales", sales_router)
+api.add_router("/orders", orders_router)
 
 
 @api.exception_handler(InvalidLead)

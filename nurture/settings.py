@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "nurture.segments",
     "nurture.routing",
     "nurture.capture",
+    "nurture.sales",
+    "nurture.customers",
     "nurture.web",
 ]
 
@@ -166,6 +168,8 @@ NURTURE_WORKER_POLL_SECONDS = env_float("NURTURE_WORKER_POLL_SECONDS", 0.5)
 NURTURE_JOURNEY_BATCH = env_int("NURTURE_JOURNEY_BATCH", 500)
 # Predictive scoring: an open lead with no activity for this many days counts as lost when the model learns.
 NURTURE_SCORING_LOST_AFTER_DAYS = env_int("NURTURE_SCORING_LOST_AFTER_DAYS", 90)
+# A lost deal sends its contact (with no other open deal) to Lost, then back to nurturing (MQL) when set.
+NURTURE_SALES_LOST_TO_NURTURING = env_bool("NURTURE_SALES_LOST_TO_NURTURING", True)
 # Trained conversion models are kept here (scoring.prediction), as model-<id>.joblib.
 NURTURE_MODELS_DIR = Path(env_str("NURTURE_MODELS_DIR", str(VAR_DIR / "models")))
 

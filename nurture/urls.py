@@ -24,5 +24,6 @@ urlpatterns = [
     path("", include("nurture.availability.urls")),
     path("", include("nurture.notifications.urls")),
     path("", include("nurture.messaging.urls")),
+    path("", include("nurture.sales.urls")),
     path("", include("nurture.web.urls")),
 ]

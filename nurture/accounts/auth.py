@@ -54,8 +54,14 @@ ROLE_SCOPES: dict[str, set[str]] = {
         ApiKey.Scope.MESSAGING_WRITE,
         ApiKey.Scope.JOURNEYS_WRITE,
         ApiKey.Scope.ATTRIBUTION,
+        ApiKey.Scope.SALES_CONFIGURE,
     },
-    User.Role.CARE_AGENT: {ApiKey.Scope.CONTACTS_READ, ApiKey.Scope.CONTACTS_WRITE, ApiKey.Scope.EVENTS_WRITE},
+    User.Role.CARE_AGENT: {
+        ApiKey.Scope.CONTACTS_READ,
+        ApiKey.Scope.CONTACTS_WRITE,
+        ApiKey.Scope.EVENTS_WRITE,
+        ApiKey.Scope.SALES_WRITE,
+    },
 }
 
 

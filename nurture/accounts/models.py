@@ -69,6 +69,8 @@ class ApiKey(models.Model):
         JOURNEYS_WRITE = "journeys:write", _("Change journeys and enrol contacts")
         MESSAGING_WRITE = "messaging:write", _("Send messages and change message templates")
         ATTRIBUTION = "attribution", _("Read attribution; change campaigns, costs and tracked websites")
+        SALES_WRITE = "sales:write", _("Change deals, tasks, orders and log activities")
+        SALES_CONFIGURE = "sales:configure", _("Change pipelines")
 
     name = models.CharField(_("name"), max_length=100)
     prefix = models.CharField(max_length=12)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery, Value
@@ -31,6 +31,9 @@ from nurture.lifecycle import stages
 from nurture.lifecycle.actions import apply_rules, check_move
 from nurture.lifecycle.models import Stage, StageChange
 from nurture.scoring.actions import score_new_events, sync_attributes
+
+if TYPE_CHECKING:
+    from nurture.sales.models import Deal
 
 # Contact fields a later capture may fill when they are still empty. Attribution fields are
 # first-touch: never overwritten once set.
@@ -463,8 +466,11 @@ def _latest(at: datetime) -> Greatest:
     return Greatest("last_activity_at", Value(at))
 
 
-def add_note(contact: Contact, *, body: str, author: User | None, at: datetime | None = None) -> Note:
-    """Add a note; `at` back-dates it (history brought in from another system)."""
+def add_note(
+    contact: Contact, *, body: str, author: User | None, at: datetime | None = None, deal: Deal | None = None
+) -> Note:
+    """Add a note; `at` back-dates it (history brought in from another system). With `deal`, the note is on the
+    deal's timeline too."""
     body = body.strip()
     if not body:
         raise ValueError("empty note")
@@ -472,7 +478,12 @@ def add_note(contact: Contact, *, body: str, author: User | None, at: datetime |
     with transaction.atomic():
         note = Note.objects.create(contact=contact, body=body, author=author, created_at=now)
         Event.objects.create(
-            contact=contact, type=Event.Type.NOTE_ADDED, at=now, data={"note_id": note.pk, "body": body}, actor=author
+            contact=contact,
+            type=Event.Type.NOTE_ADDED,
+            at=now,
+            data={"note_id": note.pk, "body": body},
+            actor=author,
+            deal=deal,
         )
         Contact.objects.filter(pk=contact.pk).update(last_activity_at=_latest(now), updated_at=clock.now())
         activity_logged.send(Contact, contact_id=contact.pk, actor=author, at=now)
@@ -488,19 +499,39 @@ OUTCOMES = {
     "reached": gettext_lazy("Reached"), "no_answer": gettext_lazy("No answer"), "busy": gettext_lazy("Busy, call back"),
     "wrong_number": gettext_lazy("Wrong number"), "sent": gettext_lazy("Sent"), "held": gettext_lazy("Held"),
 }  # fmt: skip
+MESSAGE_CHANNELS = ("", "email", "sms", "zalo", "facebook")
 OUTCOMES_OF = {"call": ("reached", "no_answer", "busy", "wrong_number"), "message": ("sent",), "meeting": ("held",)}
 
 
-def log_activity(contact: Contact, *, kind: str, outcome: str, body: str = "", actor: User | None) -> Event:
-    """Log a call, message or meeting on the timeline; the owner's first one stops the response clock."""
+def log_activity(
+    contact: Contact,
+    *,
+    kind: str,
+    outcome: str,
+    body: str = "",
+    actor: User | None,
+    channel: str = "",
+    deal: Deal | None = None,
+) -> Event:
+    """Log a call, message or meeting on the timeline; the owner's first one stops the response clock.
+
+    A message names its `channel` (email, sms, zalo, facebook); with `deal` it is on the deal's timeline too.
+    """
     if kind not in ACTIVITIES:
         raise ValueError(f"unknown activity {kind!r}")
     if outcome not in OUTCOMES_OF[kind]:
         raise ValueError(f"unknown outcome {outcome!r}")
+    if channel not in MESSAGE_CHANNELS or (channel and kind != "message"):
+        raise ValueError(f"unknown channel {channel!r}")
     now = clock.now()
     with transaction.atomic():
         event = Event.objects.create(
-            contact=contact, type=ACTIVITIES[kind], at=now, actor=actor, data={"outcome": outcome, "body": body.strip()}
+            contact=contact,
+            type=ACTIVITIES[kind],
+            at=now,
+            actor=actor,
+            deal=deal,
+            data={"outcome": outcome, "body": body.strip(), **({"channel": channel} if channel else {})},
         )
         Contact.objects.filter(pk=contact.pk).update(last_activity_at=_latest(now), updated_at=now)
         activity_logged.send(Contact, contact_id=contact.pk, actor=actor, at=now)

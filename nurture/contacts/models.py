@@ -207,6 +207,11 @@ class Event(models.Model):
         WEBHOOK_CAPTURED = "webhook_captured", _("Captured by webhook")
         ORDER_PLACED = "order_placed", _("Order placed")
         IDENTIFIED = "identified", _("Identified on the website")
+        DEAL_CREATED = "deal_created", _("Deal created")
+        DEAL_STAGE_CHANGED = "deal_stage_changed", _("Deal moved")
+        DEAL_WON = "deal_won", _("Deal won")
+        DEAL_LOST = "deal_lost", _("Deal lost")
+        TASK_DONE = "task_done", _("Task done")
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="events")
     type = models.CharField(max_length=40)
@@ -214,10 +219,15 @@ class Event(models.Model):
     source = models.CharField(max_length=100, blank=True)
     data = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # A deal's activities are the contact's events that name the deal: one timeline, read by contact or by deal.
+    deal = models.ForeignKey(
+        "sales.Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="events", db_index=False
+    )
 
     class Meta:
         indexes = [
             models.Index(fields=["contact", "-at", "-id"], name="event_contact_at"),
+            models.Index(fields=["deal", "-at", "-id"], name="event_deal_at", condition=models.Q(deal__isnull=False)),
             models.Index(fields=["type", "-at"], name="event_type_at"),
         ]
 

@@ -3,9 +3,12 @@ from __future__ import annotations
 from django import template
 from django.utils.translation import gettext as _
 
+from nurture.contacts.actions import OUTCOMES
 from nurture.contacts.models import Event
+from nurture.core.money import format_vnd
 
 register = template.Library()
+CHANNELS = {"email": "Email", "sms": "SMS", "zalo": "Zalo", "facebook": "Facebook"}
 
 
 @register.filter
@@ -27,6 +30,24 @@ def event_summary(event: Event) -> str:
         return _call_summary(data)
     if data.get("text") or data.get("attachments"):  # a Zalo conversation
         return " ".join([str(data.get("text") or ""), *data.get("attachments", [])]).strip()
+    if event.type in (Event.Type.CALL_LOGGED, Event.Type.MESSAGE_LOGGED, Event.Type.MEETING_LOGGED):
+        outcome = OUTCOMES.get(data.get("outcome", ""), data.get("outcome", ""))
+        head = " · ".join(str(p) for p in (CHANNELS.get(data.get("channel", ""), ""), outcome) if p)
+        return f"{head}: {data['body']}" if data.get("body") else head
+    if event.type == Event.Type.ORDER_PLACED:
+        amount = (
+            format_vnd(data.get("amount", 0))
+            if data.get("currency") == "VND"
+            else f"{data.get('amount')} {data.get('currency')}"
+        )
+        return " · ".join([amount, *data.get("products", [])])
+    if event.type == Event.Type.DEAL_STAGE_CHANGED:
+        return _("%(title)s: %(from)s → %(to)s") % {"title": data.get("title", ""), "from": data.get("from", ""),
+                                                     "to": data.get("to", "")}  # fmt: skip
+    if event.type == Event.Type.DEAL_LOST:
+        return " · ".join(str(p) for p in (data.get("title"), data.get("reason"), data.get("note")) if p)
+    if event.type in (Event.Type.DEAL_CREATED, Event.Type.DEAL_WON, Event.Type.TASK_CREATED, Event.Type.TASK_DONE):
+        return str(data.get("title", ""))
     parts = []
     if data.get("url"):  # a page view: what the visitor read
         parts.append(str(data.get("title") or data["url"]))

@@ -24,6 +24,10 @@ from nurture.lifecycle.models import Stage, StageChange
 from nurture.routing.actions import save_policy
 from nurture.routing.actions import save_rule as save_routing_rule
 from nurture.routing.models import AssignmentRule
+from nurture.sales.actions import NextStep, add_task, create_deal, mark_lost, mark_won, move_deal
+from nurture.sales.actions import install_presets as install_sales_presets
+from nurture.sales.actions import log_activity as log_deal_activity
+from nurture.sales.models import Deal, LostReason
 from nurture.scoring.actions import install_starter_rules
 
 BRANCHES = [
@@ -47,6 +51,9 @@ ENGAGEMENT = [
 DEMO_BANT = {"budget": ("15–20 triệu", True), "authority": ("Phụ huynh quyết định", True),
              "need": ("IELTS 6.5 trong 6 tháng", True)}  # fmt: skip
 LOST_REASONS = ["Chọn trung tâm khác", "Học phí cao", "Chưa có nhu cầu", "Không liên lạc được"]
+COURSES = [("IELTS 6.5", 18_500_000), ("Giao tiếp", 9_000_000), ("Tiếng Anh trẻ em", 12_000_000),
+           ("TOEIC 750", 7_500_000)]  # fmt: skip
+NEXT_STEPS = ["Gọi lại tư vấn lộ trình", "Gửi báo giá qua Zalo", "Hẹn học thử thứ Bảy", "Chốt lịch khai giảng"]
 DEMO_PASSWORD = "nurture-demo"
 BATCH = 1000
 
@@ -85,6 +92,7 @@ class Command(BaseCommand):
         self._engagement(rng, contact_ids)
         self._routing()
         self._campaigns()
+        self._sales(rng)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data: {User.objects.count()} users, {Contact.objects.count()} contacts, "
@@ -241,6 +249,40 @@ class Command(BaseCommand):
         save_routing_rule(None, {"name": "Các tỉnh khác", "priority": 100, "strategy": "fewest_open"}, everyone)
         save_policy(None, {"name": "Gọi trong 5 phút", "first_response_minutes": 5, "remind_before_minutes": 2,
                            "reclaim_after_minutes": 30, "escalate": True, "business_hours": True})  # fmt: skip
+
+    def _sales(self, rng: random.Random) -> None:
+        """The pipeline board: a deal for each opportunity, spread over the stages with next steps (some overdue,
+        some rotting), a few won (with their orders) and lost, and calls and Zalo messages on their timelines."""
+        pipeline = install_sales_presets()
+        if Deal.objects.exists():
+            return
+        stages = list(pipeline.stages.order_by("position"))
+        reasons = list(LostReason.objects.all())
+        now = clock.now()
+        opportunities = Contact.objects.filter(stage__key="sqo", owner__isnull=False).select_related("owner", "stage")
+        for contact in opportunities:
+            course, price = rng.choice(COURSES)
+            deal = create_deal(contact, pipeline=pipeline, title=f"{course} – {contact.given_name or contact}",
+                               amount=price, products=[course], actor=contact.owner,
+                               expected_close=timezone.localdate(now) + timedelta(days=rng.randint(3, 45)))  # fmt: skip
+            log_deal_activity(contact, kind=rng.choice(["call", "zalo", "meeting"]), deal=deal, actor=contact.owner,
+                              body=rng.choice(NOTES))  # fmt: skip
+            roll = rng.random()
+            if roll < 0.12:
+                mark_won(deal, version=deal.version, actor=contact.owner)
+                continue
+            if roll < 0.2:
+                mark_lost(deal, version=deal.version, reason=rng.choice(reasons), actor=contact.owner)
+                continue
+            target = rng.choice(stages)
+            due = now + timedelta(hours=rng.randint(-30, 72))
+            step = NextStep(rng.choice(NEXT_STEPS), due, remind_at=due - timedelta(minutes=30))
+            if target != deal.stage:
+                move_deal(deal, stage=target, version=deal.version, actor=contact.owner, next_step=step)
+            else:
+                add_task(title=step.title, due_at=due, remind_at=step.remind_at, assignee=contact.owner, deal=deal)
+            if rng.random() < 0.15:  # left alone for a while: rotting on the board
+                Deal.objects.filter(pk=deal.pk).update(last_activity_at=now - timedelta(days=rng.randint(8, 20)))
 
     def _engagement(self, rng: random.Random, ids: list[int]) -> None:
         """Page views, email opens and webinars over the last two months, scored as they are recorded."""
