@@ -453,16 +453,16 @@ def _wake(events: Sequence[Event]) -> None:
 
 def _exit_unsubscribed(events: Sequence[Event]) -> None:
     """A contact unsubscribed: they leave journeys that send only on channels they have now all left."""
-    from nurture.messaging.actions import consented
+    from nurture.messaging.actions import consents
 
-    contacts = Contact.objects.in_bulk({e.contact_id for e in events})
+    contact_ids = {e.contact_id for e in events}
     open_ = Enrolment.objects.filter(
-        contact_id__in=list(contacts), status__in=Enrolment.OPEN, journey__exit_on_unsubscribe=True
+        contact_id__in=contact_ids, status__in=Enrolment.OPEN, journey__exit_on_unsubscribe=True
     ).select_related("version")
+    granted = consents(contact_ids, ALL_CHANNELS)
     for enrolment in open_:
-        contact = contacts[enrolment.contact_id]
         used = graphs.channels(enrolment.version.graph) or ALL_CHANNELS
-        if not any(consented(contact, channel) for channel in used):
+        if not any(granted[(enrolment.contact_id, channel)] for channel in used):
             finish(Enrolment.objects.filter(pk=enrolment.pk), Enrolment.Status.EXITED, "unsubscribed")
 
 

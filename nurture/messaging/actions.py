@@ -134,7 +134,7 @@ def send_many(
         messages = Message.objects.in_bulk([item.key for item in items], field_name="idempotency_key")
         now = clock.now()
         channels = {channel, Channel.SMS} if channel == Channel.ZALO and fallback == "sms" else {channel}
-        facts = _facts(contact_ids, channels, now)
+        facts = _facts({item.contact.pk: item.contact for item in items}, channels, now)
         fresh: list[Message] = []
         for item in items:
             if item.key in messages:
@@ -180,10 +180,10 @@ class _Facts:
     zalo_active: set[int]
 
 
-def _facts(contact_ids: list[int], channels: set[str], now: datetime) -> _Facts:
+def _facts(contacts: dict[int, Contact], channels: set[str], now: datetime) -> _Facts:
+    contact_ids = sorted(contacts)
     zalo_ids = _zalo_ids(contact_ids) if Channel.ZALO in channels else {}
-    contacts = Contact.objects.filter(pk__in=contact_ids).values_list("pk", "email", "phone")
-    addresses = {a for pk, email, phone in contacts for a in (email, phone, zalo_ids.get(pk, "")) if a}
+    addresses = {a for pk, c in contacts.items() for a in (c.email, c.phone, zalo_ids.get(pk, "")) if a}
     policies = {channel: policy(channel) for channel in channels}
     recent: Counter[tuple[int, str]] = Counter()
     for channel, rule in policies.items():
@@ -194,7 +194,7 @@ def _facts(contact_ids: list[int], channels: set[str], now: datetime) -> _Facts:
             ).values_list("contact_id").annotate(n=Count("pk"))  # fmt: skip
             recent.update({(contact_id, channel): n for contact_id, n in counted})
     return _Facts(
-        consents=_consents(contact_ids, channels),
+        consents=consents(contact_ids, channels),
         suppressed=set(
             Suppression.objects.filter(channel__in=channels, address__in=addresses).values_list("channel", "address")
         ),
@@ -202,7 +202,7 @@ def _facts(contact_ids: list[int], channels: set[str], now: datetime) -> _Facts:
     )  # fmt: skip
 
 
-def _consents(contact_ids: Collection[int], channels: Collection[str]) -> dict[tuple[int, str], bool]:
+def consents(contact_ids: Collection[int], channels: Collection[str]) -> dict[tuple[int, str], bool]:
     """Each (contact, channel)'s latest decision. Without one, only email may be sent, and only when
     NURTURE_EMAIL_NEEDS_CONSENT is off (Decree 13/2023 asks for consent; some businesses rely on another basis)."""
     default = not settings.NURTURE_EMAIL_NEEDS_CONSENT
@@ -214,7 +214,7 @@ def _consents(contact_ids: Collection[int], channels: Collection[str]) -> dict[t
 
 def consented(contact: Contact, channel: str) -> bool:
     """The contact's latest decision for the channel (see _consents)."""
-    return _consents([contact.pk], [channel])[(contact.pk, channel)]
+    return consents([contact.pk], [channel])[(contact.pk, channel)]
 
 
 def _zalo_active(contact_ids: Collection[int], now: datetime) -> set[int]:
@@ -364,7 +364,7 @@ def deliver(message_ids: Sequence[int], *, last_attempt: bool) -> None:
     if not messages:
         return  # sent by an earlier run of this job, cancelled by an unsubscribe, or erased with its contact
     # Checked again: the contact may have withdrawn consent or bounced while the message waited.
-    consents = _consents({m.contact_id for m in messages}, {m.channel for m in messages})
+    granted = consents({m.contact_id for m in messages}, {m.channel for m in messages})
     suppressed = set(
         Suppression.objects.filter(
             channel__in={m.channel for m in messages}, address__in={m.address for m in messages}
@@ -375,7 +375,7 @@ def deliver(message_ids: Sequence[int], *, last_attempt: bool) -> None:
     sent: list[tuple[Message, str]] = []
     failed: list[tuple[Message, str]] = []
     for message in messages:
-        if not consents[(message.contact_id, message.channel)]:
+        if not granted[(message.contact_id, message.channel)]:
             _close(message, Message.Reason.NO_CONSENT)
         elif (message.channel, message.address) in suppressed:
             _close(message, Message.Reason.SUPPRESSED)
@@ -522,10 +522,9 @@ def channel_state(contact: Contact) -> dict[str, bool]:
             "channel", "address"
         )
     )
-    consents = _consents([contact.pk], Channel.values)
+    granted = consents([contact.pk], Channel.values)
     return {
-        ch: consents[(contact.pk, ch)] and not any((ch, a) in suppressed for a in addresses[ch])
-        for ch in Channel.values
+        ch: granted[(contact.pk, ch)] and not any((ch, a) in suppressed for a in addresses[ch]) for ch in Channel.values
     }
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -213,57 +214,51 @@ def deal_timeline(request: HttpRequest, deal_id: int) -> HttpResponse:
     return render(request, "sales/_timeline.html", {"deal": deal, "timeline": _timeline(request, deal)})
 
 
-@login_required
-@require_POST
-def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
+def _deal_change(
+    request: HttpRequest,
+    deal_id: int,
+    form_class: type[Any],
+    name: str,
+    change: Callable[[Deal, dict[str, Any], Any], object],
+    done: str,
+) -> HttpResponse:
+    """A form on the deal page: on success the change and back to the deal, else the page with the form's errors."""
     deal = _deal(request, deal_id)
-    form = EditDealForm(request.POST)
+    form = form_class(request.POST)
     if form.is_valid():
         try:
-            actions.update_deal(deal, version=form.cleaned_data["version"], actor=_user(request),
-                                changes={"title": form.cleaned_data["title"], **form.deal_fields()})  # fmt: skip
+            change(deal, form.cleaned_data, form)
         except actions.SalesError as exc:
             _errors(form, exc)
         else:
-            messages.success(request, _("Deal saved."))
+            messages.success(request, done)
             return redirect("sales:deal", deal_id=deal.pk)
-    return deal_detail(request, deal_id, edit_form=form)
+    return deal_detail(request, deal_id, **{name: form})
+
+
+@login_required
+@require_POST
+def deal_edit(request: HttpRequest, deal_id: int) -> HttpResponse:
+    return _deal_change(request, deal_id, EditDealForm, "edit_form", lambda deal, data, form: actions.update_deal(
+        deal, version=data["version"], actor=_user(request), changes={"title": data["title"], **form.deal_fields()},
+    ), _("Deal saved."))  # fmt: skip
 
 
 @login_required
 @require_POST
 def deal_won(request: HttpRequest, deal_id: int) -> HttpResponse:
-    deal = _deal(request, deal_id)
-    form = WonForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            actions.mark_won(deal, version=data["version"], actor=_user(request), amount=data["amount"] or None,
-                             products=data["products"] or None, ordered_on=data["ordered_on"])  # fmt: skip
-        except actions.SalesError as exc:
-            _errors(form, exc)
-        else:
-            messages.success(request, _("Won! The order is recorded and the contact is a customer."))
-            return redirect("sales:deal", deal_id=deal.pk)
-    return deal_detail(request, deal_id, won_form=form)
+    return _deal_change(request, deal_id, WonForm, "won_form", lambda deal, data, form: actions.mark_won(
+        deal, version=data["version"], actor=_user(request), amount=data["amount"] or None,
+        products=data["products"] or None, ordered_on=data["ordered_on"],
+    ), _("Won! The order is recorded and the contact is a customer."))  # fmt: skip
 
 
 @login_required
 @require_POST
 def deal_lost(request: HttpRequest, deal_id: int) -> HttpResponse:
-    deal = _deal(request, deal_id)
-    form = LostForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            actions.mark_lost(deal, version=data["version"], reason=data["reason"], note=data["note"],
-                              actor=_user(request))  # fmt: skip
-        except actions.SalesError as exc:
-            _errors(form, exc)
-        else:
-            messages.success(request, _("Deal marked lost."))
-            return redirect("sales:deal", deal_id=deal.pk)
-    return deal_detail(request, deal_id, lost_form=form)
+    return _deal_change(request, deal_id, LostForm, "lost_form", lambda deal, data, form: actions.mark_lost(
+        deal, version=data["version"], reason=data["reason"], note=data["note"], actor=_user(request),
+    ), _("Deal marked lost."))  # fmt: skip
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponse:
