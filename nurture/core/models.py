@@ -68,3 +68,14 @@ class BackgroundRun(models.Model):
         type(self).objects.filter(pk=self.pk).update(  # type: ignore[attr-defined]
             status=self.Status.FAILED, error=str(error), finished_at=clock.now()
         )
+
+
+class Revision(models.Model):
+    """The version of a body of configuration that processes hold in memory (core.revisions): a new token on
+    every change, never an old one again, so a rolled-back change cannot pass for a later one."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    token = models.UUIDField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.token}"

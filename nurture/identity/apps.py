@@ -8,4 +8,8 @@ class IdentityConfig(AppConfig):
     label = "identity"
 
     def ready(self) -> None:
+        from nurture.core import revisions
         from nurture.identity import jobs  # noqa: F401  (registers the batch de-duplication job)
+        from nurture.identity.models import MatchSettings
+
+        revisions.watch("identity", MatchSettings)

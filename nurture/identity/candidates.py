@@ -10,6 +10,7 @@ from typing import Any
 from django.db import connection
 
 from nurture.contacts.leads import LeadInput
+from nurture.core import revisions
 from nurture.identity.matching import (
     DEFAULT_WEIGHTS,
     Match,
@@ -29,6 +30,11 @@ KEYS_PER_QUERY = 200
 
 
 def current_config() -> MatchConfig:
+    """Every capture matches with it: held per process until the settings change (core.revisions)."""
+    return revisions.snapshot("identity", _config)
+
+
+def _config() -> MatchConfig:
     row = MatchSettings.objects.first()
     if row is None:
         return MatchConfig()

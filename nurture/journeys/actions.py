@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from nurture.accounts.models import User
 from nurture.contacts.conditions import ConditionError, contact_q, event_q
 from nurture.contacts.models import Contact, Event
-from nurture.core import clock
+from nurture.core import clock, revisions
 from nurture.identity.models import Merge
 from nurture.journeys import graph as graphs
 from nurture.journeys.models import Enrolment, Journey, JourneyVersion
@@ -251,7 +251,8 @@ def set_status(journey: Journey, status: str, *, actor: User | None) -> Journey:
             raise JourneyError("status", _("an archived journey stays archived"))
         if status == Journey.Status.ARCHIVED:
             finish(Enrolment.objects.filter(journey=locked), Enrolment.Status.EXITED, "archived")
-        Journey.objects.filter(pk=locked.pk).update(status=status, updated_at=clock.now())
+        locked.status, locked.updated_at = status, clock.now()
+        locked.save(update_fields=["status", "updated_at"])
         log.info("journey %s set %s by %s", locked.pk, status, actor)
     journey.status = status
     return journey
@@ -373,7 +374,10 @@ def exit_contact(contact: Contact, journey: Journey, *, actor: User | None) -> i
 
 
 def _live_journeys() -> list[Journey]:
-    return list(Journey.objects.filter(status=Journey.Status.LIVE).select_related("live_version"))
+    """Every capture asks: held per process until a journey or version changes (core.revisions)."""
+    return revisions.snapshot(
+        "journeys", lambda: list(Journey.objects.filter(status=Journey.Status.LIVE).select_related("live_version"))
+    )
 
 
 def _matching(contact_ids: Iterable[int], condition: Mapping[str, Any] | None) -> set[int]:

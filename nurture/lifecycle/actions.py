@@ -15,8 +15,9 @@ from nurture.accounts.models import User
 from nurture.contacts.conditions import ConditionError, contact_q
 from nurture.contacts.models import Contact, Event
 from nurture.contacts.signals import contacts_changed, stage_entered
-from nurture.core import clock
+from nurture.core import clock, revisions
 from nurture.core.jobs import enqueue_on_commit
+from nurture.lifecycle import active
 from nurture.lifecycle.checklists import ITEMS, confirmed_q
 from nurture.lifecycle.models import ChecklistItem, Stage, StageChange, StageSet, TransitionRule
 from nurture.lifecycle.presets import ANONYMOUS_STAGE, DEFAULT_SET, PRESETS
@@ -53,6 +54,7 @@ def install_presets() -> None:
                 by_key[stage_key].returns_to.set([by_key[t] for t in targets])
         if not StageSet.objects.filter(is_active=True).exists():
             StageSet.objects.filter(key=DEFAULT_SET).update(is_active=True)
+            revisions.bump(active.REVISION)
 
 
 def install_starter_rules() -> list[TransitionRule]:
@@ -236,16 +238,14 @@ def apply_rules(contact_ids: Iterable[int] | None = None, *, at: datetime | None
     A contact moved by one rule is looked at again in the next pass, so engagement ≥ 50 → MQL and then
     MQL with a quote request → SQL happen together; passes stop when nothing moves. Returns the moves.
     """
-    stage_set = StageSet.objects.filter(is_active=True).first()
-    if stage_set is None:
-        return 0
-    rules = list(stage_set.rules.filter(is_active=True).prefetch_related("from_stages"))
-    if not rules:
+    held = active.current()
+    rules = held.rules
+    if held.stage_set is None or not rules:
         return 0
     ids = None if contact_ids is None else sorted(set(contact_ids))
     if ids == []:
         return 0
-    stages = {s.pk: s for s in stage_set.stages.all()}
+    stages = held.stages
     live = Contact.objects.filter(merged_into__isnull=True)
     if ids is not None:
         live = live.filter(pk__in=ids)
@@ -304,6 +304,7 @@ def activate_set(new: StageSet, mapping: Mapping[int, int], *, actor: User | Non
     with transaction.atomic():
         StageSet.objects.filter(pk=old.pk).update(is_active=False)
         StageSet.objects.filter(pk=new.pk).update(is_active=True)
+        revisions.bump(active.REVISION)
         for old_id, new_id in mapping.items():
             rows = Contact.objects.filter(stage_id=old_id).values_list("pk", flat=True).iterator(chunk_size=CHUNK)
             moves = [Move(pk, old_id) for pk in rows]
@@ -364,6 +365,7 @@ def save_stages(stage_set: StageSet, stages: Sequence[StageInput], *, backward: 
         # Keys may be swapped: park them on unique placeholders first (one key per set at any moment).
         for pk in kept:
             Stage.objects.filter(pk=pk).update(key=f"~{pk}")
+        revisions.bump(active.REVISION)
         saved: dict[str, Stage] = {}
         for position, s in enumerate(stages):
             stage = existing.get(s.pk or -1) or Stage(stage_set=stage_set)

@@ -8,4 +8,6 @@ class LifecycleConfig(AppConfig):
     label = "lifecycle"
 
     def ready(self) -> None:
-        from nurture.lifecycle import jobs  # noqa: F401  (registers the rule jobs)
+        from nurture.lifecycle import active, jobs  # noqa: F401  (jobs registers the rule jobs)
+
+        active.watch()

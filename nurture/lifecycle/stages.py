@@ -1,24 +1,26 @@
 """Lookups of the active stage set's stages, cached per process and keyed by the active set.
 
-Every capture reads them. The key is one query on the tiny stage-set table, so a process whose cache
-predates a switch of stage set (made in another process) never files a lead under an inactive stage.
+Every capture reads them. The key is the active set (lifecycle.active, checked against its revision), so a
+process whose cache predates a switch of stage set (made in another process) never files a lead under an
+inactive stage.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from nurture.lifecycle import active
 from nurture.lifecycle.actions import install_presets
 from nurture.lifecycle.models import Stage, StageSet
 from nurture.lifecycle.presets import ANONYMOUS_STAGE, ENTRY_STAGE
 
 
 def active_set_id() -> int:
-    found = StageSet.objects.filter(is_active=True).values_list("pk", flat=True).first()
+    found = active.current().stage_set
     if found is None:
         install_presets()
-        found = StageSet.objects.filter(is_active=True).values_list("pk", flat=True).get()
-    return found
+        found = StageSet.objects.filter(is_active=True).get()
+    return found.pk
 
 
 @lru_cache(maxsize=4)

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from nurture.accounts.models import User
 from nurture.contacts.models import Contact
-from nurture.core import clock
+from nurture.core import clock, revisions
 from nurture.core.jobs import enqueue_many, enqueue_on_commit
 from nurture.core.models import Job
 from nurture.notifications.models import Notification, WebhookChannel
@@ -93,7 +93,7 @@ def notify_many(notices: Sequence[Notice]) -> list[Notification]:
             user=notice.user, kind=notice.kind, title=title, body=notice.body, contact=notice.contact,
             url=url[:URL_LENGTH], created_at=now, key=notice.key,
         ))  # fmt: skip
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         keyed = Notification.objects.in_bulk([r.key for r in rows if r.key is not None], field_name="key")
         fresh = []
         for row in rows:
@@ -125,7 +125,9 @@ def _create_first(row: Notification, keyed: dict[str, Notification]) -> Notifica
 def _queue_deliveries(notices: Sequence[Notification]) -> None:
     if not notices:
         return
-    channels = list(WebhookChannel.objects.filter(is_active=True).order_by("pk"))
+    channels = revisions.snapshot(
+        "notifications", lambda: list(WebhookChannel.objects.filter(is_active=True).order_by("pk"))
+    )
     emails, webhooks = [], []
     now = clock.now()
     for notice in notices:

@@ -8,4 +8,8 @@ class NotificationsConfig(AppConfig):
     label = "notifications"
 
     def ready(self) -> None:
+        from nurture.core import revisions
         from nurture.notifications import jobs  # noqa: F401  (registers the email and webhook jobs)
+        from nurture.notifications.models import WebhookChannel
+
+        revisions.watch("notifications", WebhookChannel)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, Count, F, Max, Q, Value, When
+from django.db.models import Case, Count, F, Max, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,7 +25,8 @@ from nurture.contacts.models import Contact
 from nurture.core import clock
 from nurture.core.jobs import enqueue_many
 from nurture.lifecycle.models import Stage
-from nurture.notifications.actions import notify
+from nurture.notifications.actions import Notice, notify, notify_many
+from nurture.routing import config
 from nurture.routing.models import Assignment, AssignmentRule, Capacity, RuleMember, SlaPolicy
 
 SLA_STEPS = ("remind", "breach", "reclaim")
@@ -71,7 +72,7 @@ def save_rule(
         if weight < 1:
             raise RoutingError("members", _("A weight is a whole number of at least 1."))
     team: Team | None = data.get("team")
-    if not members and (team is None or not _team_reps([team.pk])):
+    if not members and (team is None or not config.team_reps([team.pk])):
         raise RoutingError("members", _("Choose at least one rep, or a team with active members."))
     now = clock.now()
     with transaction.atomic():
@@ -90,15 +91,6 @@ def save_rule(
             member.position, member.weight = position, weight
             member.save()
     return rule
-
-
-def _team_reps(team_ids: Iterable[int]) -> dict[int, list[User]]:
-    """Each team's active sales reps, by username: the rotation order of the reps a team brings to a rule."""
-    reps_of: dict[int, list[User]] = {}
-    ids = set(team_ids)
-    for user in User.objects.filter(team_id__in=ids, is_active=True, role=User.Role.SALES_REP).order_by("username"):
-        reps_of.setdefault(user.team_id, []).append(user)  # type: ignore[arg-type]
-    return reps_of
 
 
 def set_capacity(user: User, *, max_per_day: int | None, max_open: int | None) -> Capacity:
@@ -152,65 +144,49 @@ class Choice:
     user: User | None
     rule: AssignmentRule | None
     reason: dict[str, Any] = field(default_factory=dict)
-    availability: Availability | None = None  # the snapshot the choice was made with, reused for the SLA
 
 
-def _members(rules: Sequence[AssignmentRule]) -> dict[int, list[RuleMember]]:
-    """Each rule's reps in order, in one query; a team's reps without a row yet get one (at the end of the
-    rotation)."""
-
-    def load() -> dict[int, list[RuleMember]]:
-        by_rule: dict[int, list[RuleMember]] = {rule.pk: [] for rule in rules}
-        members = RuleMember.objects.filter(rule__in=rules).select_related("user", "user__capacity")
-        for member in members.order_by("rule_id", "position", "id"):
-            by_rule[member.rule_id].append(member)
-        return by_rule
-
-    by_rule = load()
-    team_ids = {rule.team_id for rule in rules if rule.team_id}
-    reps_of = _team_reps(team_ids) if team_ids else {}
-    new = []
-    for rule in rules:
-        known = {m.user_id for m in by_rule[rule.pk]}
-        start = max((m.position for m in by_rule[rule.pk]), default=-1) + 1
-        missing = [u for u in reps_of.get(rule.team_id, []) if u.pk not in known]  # type: ignore[arg-type]
-        new += [RuleMember(rule=rule, user=u, position=start + i) for i, u in enumerate(missing)]
-    if new:
-        RuleMember.objects.bulk_create(new, ignore_conflicts=True)
-        by_rule = load()
-    return by_rule
-
-
-def _matching(contact_ids: Sequence[int], items: Sequence[AssignmentRule] | Sequence[SlaPolicy]) -> dict[int, set[int]]:
-    """The pks of the rules (or policies) whose conditions each contact meets: one query for all of them."""
-    found = {contact_id: {item.pk for item in items if not item.conditions} for contact_id in contact_ids}
+def matching(
+    contacts: Sequence[Contact], items: Sequence[config.Rule] | Sequence[config.Policy]
+) -> dict[int, set[int]]:
+    """The pks of the rules (or policies) whose conditions each contact meets: in memory, and in one query for
+    those whose conditions need the database."""
+    found = {c.pk: {item.row.pk for item in items if item.test is not None and item.test(c)} for c in contacts}
     flags = {
-        f"m{item.pk}": Case(When(contact_q(item.conditions), then=Value(True)), default=Value(False))
+        f"m{item.row.pk}": Case(When(contact_q(item.row.conditions), then=Value(True)), default=Value(False))
         for item in items
-        if item.conditions
+        if item.test is None
     }
-    if flags:
-        rows = Contact.objects.filter(pk__in=contact_ids).annotate(**flags).values_list("pk", *flags)
+    if flags and contacts:
+        rows = Contact.objects.filter(pk__in=[c.pk for c in contacts]).annotate(**flags).values_list("pk", *flags)
         for contact_id, *hits in rows:
             found[contact_id].update(int(name[1:]) for name, hit in zip(flags, hits, strict=True) if hit)
     return found
 
 
-def _load(user_ids: Iterable[int], now: datetime) -> dict[int, Workload]:
-    """Each rep's open leads, leads assigned today and last assignment: two aggregate queries."""
-    ids = sorted(set(user_ids))
-    loads = {user_id: Workload() for user_id in ids}
-    open_counts = (
-        Contact.objects.filter(owner_id__in=ids, merged_into__isnull=True, stage__outcome=Stage.Outcome.OPEN)
-        .values_list("owner_id")
-        .annotate(n=Count("pk"))
-    )
-    for user_id, n in open_counts:
-        loads[user_id].open_leads = n
-    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    assigned = Assignment.objects.filter(user_id__in=ids).values_list("user_id")
-    for user_id, n, last in assigned.annotate(n=Count("pk", filter=Q(at__gte=midnight)), last=Max("at")):
-        loads[user_id].today, loads[user_id].last_at = n, last
+def _load(rules: Iterable[config.Rule], now: datetime) -> dict[int, Workload]:
+    """The workload of these rules' reps, counting only what their strategies and caps look at (none of it for
+    round-robin and weighted rules without caps): open leads, and leads assigned today with the last one."""
+    members = [m for rule in rules for m in rule.members]
+    loads = {m.user.pk: Workload() for m in members}
+    capacities = [getattr(m.user, "capacity", None) for m in members]
+    fewest_open = [m.user.pk for rule in rules if rule.row.strategy == AssignmentRule.Strategy.FEWEST_OPEN
+                   for m in rule.members]  # fmt: skip
+    open_capped = [m.user.pk for m, cap in zip(members, capacities, strict=True) if cap and cap.max_open is not None]
+    day_capped = [m.user.pk for m, cap in zip(members, capacities, strict=True) if cap and cap.max_per_day is not None]
+    if ids := sorted(set(fewest_open + open_capped)):
+        open_counts = (
+            Contact.objects.filter(owner_id__in=ids, merged_into__isnull=True, stage__outcome=Stage.Outcome.OPEN)
+            .values_list("owner_id")
+            .annotate(n=Count("pk"))
+        )
+        for user_id, n in open_counts:
+            loads[user_id].open_leads = n
+    if ids := sorted(set(fewest_open + day_capped)):
+        midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        assigned = Assignment.objects.filter(user_id__in=ids).values_list("user_id")
+        for user_id, n, last in assigned.annotate(n=Count("pk", filter=Q(at__gte=midnight)), last=Max("at")):
+            loads[user_id].today, loads[user_id].last_at = n, last
     return loads
 
 
@@ -243,104 +219,132 @@ def pick(strategy: str, eligible: Sequence[Candidate], last_position: int | None
 
 
 def choose(
-    contact_ids: Sequence[int], rules: Sequence[AssignmentRule], now: datetime, *, exclude: Iterable[int] = ()
+    contacts: Sequence[Contact],
+    rules: Sequence[config.Rule],
+    now: datetime,
+    routing: config.Routing,
+    *,
+    exclude: Iterable[int] = (),
 ) -> dict[int, Choice]:
-    """The rep for each contact: one query for every rule's conditions, then the strategy per lead.
+    """The rep for each contact: the rules' conditions tested, then the strategy per lead.
 
-    A rule is locked for the transaction before it rotates, so parallel captures rotate it one at a time. Only
-    each lead's first matching rule is locked up front (a catch-all rule that matches every lead must not
-    serialise all captures); a later rule is locked when a lead falls through to it. Locks are taken in rule
-    order, the same in every transaction.
+    A rule's rotation (its last rep, each rep's count) is read under the rule's lock, so parallel captures rotate
+    it one at a time; the lock is taken as late as it can be, after the matching and the workloads. Only each
+    lead's first matching rule is locked up front (a catch-all rule that matches every lead must not serialise
+    all captures); a later rule is locked when a lead falls through to it. Locks are taken in rule order, the
+    same in every transaction.
     """
     excluded = set(exclude)
-    order = {rule.pk: i for i, rule in enumerate(rules)}
-    matches = {c: sorted(found, key=order.__getitem__) for c, found in _matching(contact_ids, rules).items()}
-    locked: dict[int, AssignmentRule] = {}
-    members_of: dict[int, list[RuleMember]] = {}
+    order = {rule.row.pk: i for i, rule in enumerate(rules)}
+    by_pk = {rule.row.pk: rule for rule in rules}
+    matches = {c: sorted(found, key=order.__getitem__) for c, found in matching(contacts, rules).items()}
+    first = {found[0] for found in matches.values() if found}
+    loads = _load([by_pk[pk] for pk in first], now)  # kept up to date below as this batch assigns
+    rotation: dict[int, Rotation] = {}
 
     def lock(rule_ids: Iterable[int]) -> None:
-        wanted = sorted(set(rule_ids) - locked.keys(), key=order.__getitem__)
+        wanted = sorted(set(rule_ids) - rotation.keys(), key=order.__getitem__)
         if wanted:
-            rows = AssignmentRule.objects.select_for_update().filter(pk__in=wanted).order_by("priority", "id")
-            locked.update((rule.pk, rule) for rule in rows)
-            for pk, members in _members([locked[pk] for pk in wanted]).items():  # read after the lock: fresh counts
-                members_of[pk] = [m for m in members if m.user_id not in excluded]
+            locked = AssignmentRule.objects.select_for_update().filter(pk__in=wanted).order_by("priority", "id")
+            rotation.update((pk, Rotation(last_user_id)) for pk, last_user_id in locked.values_list("pk", "last_user"))
+            counts = RuleMember.objects.filter(rule_id__in=wanted).values_list("rule_id", "user_id", "assigned")
+            for rule_id, user_id, assigned in counts:  # read after the lock: fresh counts
+                rotation[rule_id].assigned[user_id] = assigned
 
-    lock(found[0] for found in matches.values() if found)
-    reps = [m.user for ms in members_of.values() for m in ms]
-    availability = Availability.load(reps, now)  # it loads a later rule's reps when first asked about them
-    loads = _load({user.pk for user in reps}, now)  # kept up to date below as this batch assigns
+    lock(first)
     choices: dict[int, Choice] = {}
-    for contact_id in contact_ids:
+    for contact in contacts:
         tried: list[dict[str, Any]] = []
-        for rule_id in matches[contact_id]:
+        for rule_id in matches[contact.pk]:
+            rule = by_pk[rule_id]
             lock([rule_id])
-            rule, members = locked[rule_id], members_of[rule_id]
-            if missing := {m.user_id for m in members} - loads.keys():  # a rule this lead fell through to
-                loads.update(_load(missing, now))
+            if {m.user.pk for m in rule.members} - loads.keys():  # a rule this lead fell through to
+                loads.update(_load([rule], now))
+            turn = rotation[rule_id]
             skipped, eligible = [], []
-            for member in members:
-                candidate = Candidate(member, loads[member.user_id])
-                why = _skip_reason(candidate, availability, now)
+            for member in rule.members:
+                if member.user.pk in excluded:
+                    continue
+                candidate = Candidate(
+                    RuleMember(rule_id=rule_id, user=member.user, position=member.position, weight=member.weight,
+                               assigned=turn.assigned.get(member.user.pk, 0)),
+                    loads[member.user.pk],
+                )  # fmt: skip
+                why = _skip_reason(candidate, routing.availability, now)
                 if why:
-                    skipped.append({"user": member.user.display_name, "user_id": member.user_id, "why": str(why)})
+                    skipped.append({"user": member.user.display_name, "user_id": member.user.pk, "why": str(why)})
                 else:
                     eligible.append(candidate)
-            tried.append({"rule": rule.name, "rule_id": rule.pk, "skipped": skipped})
+            tried.append({"rule": rule.row.name, "rule_id": rule_id, "skipped": skipped})
             if not eligible:
                 continue
-            last = next((m.position for m in members if m.user_id == rule.last_user_id), None)
-            chosen = pick(rule.strategy, eligible, last)
-            _record_pick(rule, chosen.member)
+            last = next((m.position for m in rule.members if m.user.pk == turn.last_user_id), None)
+            chosen = pick(rule.row.strategy, eligible, last)
+            _record_pick(rule_id, chosen.member, turn)
             chosen.load.today, chosen.load.open_leads, chosen.load.last_at = (
                 chosen.load.today + 1,
                 chosen.load.open_leads + 1,
                 now,
             )
-            reason = {"rule": rule.name, "rule_id": rule.pk, "strategy": rule.strategy, "skipped": skipped,
+            reason = {"rule": rule.row.name, "rule_id": rule_id, "strategy": rule.row.strategy, "skipped": skipped,
                       "earlier": tried[:-1]}  # fmt: skip
-            choices[contact_id] = Choice(chosen.member.user, rule, reason, availability)
+            choices[contact.pk] = Choice(chosen.member.user, rule.row, reason)
             break
         else:
             warning = _("Every rep of the matching rules is unavailable.") if tried else _("No rule matches this lead.")
-            choices[contact_id] = Choice(None, None, {"warning": warning, "earlier": tried})
+            choices[contact.pk] = Choice(None, None, {"warning": warning, "earlier": tried})
     return choices
 
 
-def _record_pick(rule: AssignmentRule, member: RuleMember) -> None:
-    RuleMember.objects.filter(pk=member.pk).update(assigned=F("assigned") + 1)
-    member.assigned += 1  # the cached row serves the next lead of this batch
-    AssignmentRule.objects.filter(pk=rule.pk).update(last_user=member.user)
-    rule.last_user = member.user
+@dataclass
+class Rotation:
+    """A locked rule's turn: who had its last lead, and how many leads each rep has had from it."""
+
+    last_user_id: int | None
+    assigned: dict[int, int] = field(default_factory=dict)
+
+
+def _record_pick(rule_id: int, member: RuleMember, turn: Rotation) -> None:
+    user_id = member.user.pk
+    counted = RuleMember.objects.filter(rule_id=rule_id, user_id=user_id).update(assigned=F("assigned") + 1)
+    if not counted:  # a team's rep's first lead from this rule
+        RuleMember.objects.create(rule_id=rule_id, user_id=user_id, position=member.position, assigned=1)
+    AssignmentRule.objects.filter(pk=rule_id).update(last_user_id=user_id)
+    turn.last_user_id, turn.assigned[user_id] = user_id, turn.assigned.get(user_id, 0) + 1  # the batch's next lead
 
 
 # --- assigning --------------------------------------------------------------------------------------
 
 
+def _routable(contact_ids: Iterable[int]) -> QuerySet[Contact]:
+    """Contacts as the rules' conditions read them (company, stage and owner included), in id order."""
+    return Contact.objects.filter(pk__in=list(contact_ids)).select_related("company", "stage", "owner").order_by("pk")
+
+
 def assign_new(contact_ids: Iterable[int]) -> list[Assignment]:
     """Route newly captured leads that have no owner yet (runs inside the capture transaction)."""
-    rules = list(AssignmentRule.objects.filter(is_active=True, on_stage__isnull=True))
-    if not rules:
+    routing = config.current()
+    if not routing.capture_rules:
         return []  # routing not set up: leads stay unassigned, as before
-    ids = sorted(Contact.objects.filter(pk__in=list(contact_ids), owner__isnull=True).values_list("pk", flat=True))
-    if not ids:
+    contacts = list(_routable(contact_ids).filter(owner__isnull=True))
+    if not contacts:
         return []
-    return _apply(ids, choose(ids, rules, clock.now()), cause=Assignment.Cause.CAPTURE)
+    choices = choose(contacts, routing.capture_rules, clock.now(), routing)
+    return _apply(contacts, choices, routing, cause=Assignment.Cause.CAPTURE, new=True)
 
 
 def assign_on_stage(contact_ids: Iterable[int], stage: Stage) -> list[Assignment]:
     """Contacts entered a stage: rules for that stage hand them on (unless the owner is one of the rule's reps)."""
-    rules = list(AssignmentRule.objects.filter(is_active=True, on_stage=stage))
-    ids = sorted(set(contact_ids))
-    if not rules or not ids:
+    routing = config.current()
+    rules = routing.stage_rules.get(stage.pk, ())
+    if not rules:
         return []
-    owners = dict(Contact.objects.filter(pk__in=ids).values_list("pk", "owner_id"))
-    members = set(RuleMember.objects.filter(rule__in=rules).values_list("user_id", flat=True))
-    moving = [c for c in ids if owners.get(c) not in members]
-    choices = choose(moving, rules, clock.now())
+    members = {m.user.pk for rule in rules for m in rule.members}
+    moving = [c for c in _routable(set(contact_ids)) if c.owner_id not in members]
+    choices = choose(moving, rules, clock.now(), routing)
     # A contact no stage rule can place keeps its owner rather than dropping into the queue.
-    placed = {c: choice for c, choice in choices.items() if choice.user is not None or owners.get(c) is None}
-    return _apply(sorted(placed), placed, cause=Assignment.Cause.STAGE)
+    placed = [c for c in moving if choices[c.pk].user is not None or c.owner_id is None]
+    return _apply(placed, choices, routing, cause=Assignment.Cause.STAGE)
 
 
 def reassign(contact_ids: Sequence[int], user: User | None, *, actor: User | None, note: str = "") -> list[Assignment]:
@@ -349,24 +353,36 @@ def reassign(contact_ids: Sequence[int], user: User | None, *, actor: User | Non
         raise RoutingError("user_id", _("%(user)s is disabled.") % {"user": user.display_name})
     reason = {"by": actor.display_name if actor else "", "note": note}
     choices = {c: Choice(user, None, reason) for c in contact_ids}
-    return _apply(list(contact_ids), choices, cause=Assignment.Cause.MANUAL, actor=actor)
+    contacts = list(_routable(contact_ids))
+    return _apply(contacts, choices, config.current(), cause=Assignment.Cause.MANUAL, actor=actor)
 
 
 def _apply(
-    contact_ids: Sequence[int], choices: Mapping[int, Choice], *, cause: str, actor: User | None = None
+    contacts: Sequence[Contact],
+    choices: Mapping[int, Choice],
+    routing: config.Routing,
+    *,
+    cause: str,
+    actor: User | None = None,
+    new: bool = False,
 ) -> list[Assignment]:
-    """Write the assignments, owners, notices and SLA timers of these choices, in the caller's transaction."""
-    if not contact_ids:
+    """Write the assignments, owners, notices and SLA timers of these choices, in the caller's transaction.
+
+    `new`: contacts captured in this transaction, which nobody else can hold and which have no assignment yet."""
+    if not contacts:
         return []
     now = clock.now()
-    with transaction.atomic():
-        contacts = Contact.objects.select_for_update().in_bulk(list(contact_ids))
-        current = {a.contact_id: a for a in Assignment.objects.filter(contact_id__in=contact_ids, is_current=True)}
-        Assignment.objects.filter(contact_id__in=contact_ids, is_current=True).update(is_current=False)
+    ids = [c.pk for c in contacts]
+    with transaction.atomic(savepoint=False):
+        current: dict[int, Assignment] = {}
+        if not new:
+            contacts = list(_routable(ids).select_for_update(of=("self",)))
+            current = {a.contact_id: a for a in Assignment.objects.filter(contact_id__in=ids, is_current=True)}
+            Assignment.objects.filter(contact_id__in=ids, is_current=True).update(is_current=False)
         made = []
-        for contact_id in contact_ids:
-            choice, contact = choices[contact_id], contacts[contact_id]
-            previous = current.get(contact_id)
+        for contact in contacts:
+            choice = choices[contact.pk]
+            previous = current.get(contact.pk)
             assignment = Assignment(
                 contact=contact, user=choice.user, previous_user_id=contact.owner_id, rule=choice.rule, cause=cause,
                 reason=choice.reason, actor=actor, at=now,
@@ -375,50 +391,52 @@ def _apply(
             if previous and same_rep and previous.first_response_at:
                 assignment.first_response_at = previous.first_response_at  # same rep: the clock stays stopped
             made.append(assignment)
+        timers = _start_clocks([a for a in made if a.user is not None and a.first_response_at is None], routing, now)
         Assignment.objects.bulk_create(made)
         for owner_id in {a.user_id for a in made}:
-            ids = [a.contact_id for a in made if a.user_id == owner_id]
-            Contact.objects.filter(pk__in=ids).update(owner_id=owner_id, updated_at=now)
+            owned = [a.contact_id for a in made if a.user_id == owner_id]
+            Contact.objects.filter(pk__in=owned).update(owner_id=owner_id, updated_at=now)
         for assignment in made:
             assignment.contact.owner = assignment.user
-            if assignment.user is not None:
-                _announce(assignment)
-        calendar = next((c.availability for c in choices.values() if c.availability), None)
-        _start_clocks([a for a in made if a.user is not None and a.first_response_at is None], now, calendar)
+        _announce([a for a in made if a.user is not None])
+        enqueue_many("routing.sla", [(f"sla:{a.pk}:{step}", {"assignment_id": a.pk, "step": step}, moment)
+                                     for a, step, moment in timers])  # fmt: skip
     return made
 
 
-def _announce(assignment: Assignment) -> None:
-    contact, user = assignment.contact, assignment.user
-    assert user is not None
-    band = contact.get_band_display() if contact.band else ""
-    details = " · ".join(str(x) for x in (contact.source, contact.need, band) if x)
-    notify(
-        user, kind="new_lead", contact=contact, key=f"assignment:{assignment.pk}",
-        title=_("New lead: %(name)s") % {"name": contact.full_name or contact.phone or contact.email},
-        body=details, url=f"/contacts/{contact.pk}/",
-    )  # fmt: skip
+def _announce(assignments: Sequence[Assignment]) -> None:
+    notices = []
+    for assignment in assignments:
+        contact, user = assignment.contact, assignment.user
+        assert user is not None
+        band = contact.get_band_display() if contact.band else ""
+        details = " · ".join(str(x) for x in (contact.source, contact.need, band) if x)
+        notices.append(Notice(
+            user, "new_lead", _("New lead: %(name)s") % {"name": contact.full_name or contact.phone or contact.email},
+            details, contact, f"/contacts/{contact.pk}/", f"assignment:{assignment.pk}",
+        ))  # fmt: skip
+    notify_many(notices)
 
 
-def _start_clocks(assignments: Sequence[Assignment], now: datetime, calendar: Availability | None) -> None:
-    """Each assignment's SLA (the first active policy whose conditions hold): its deadline and timer jobs."""
-    policies = list(SlaPolicy.objects.filter(is_active=True))
-    if not assignments or not policies:
-        return
-    matches = _matching([a.contact_id for a in assignments], policies)
-    calendar = calendar or Availability.load([], now)  # it loads each owner when first asked about them
+def _start_clocks(
+    assignments: Sequence[Assignment], routing: config.Routing, now: datetime
+) -> list[tuple[Assignment, str, datetime]]:
+    """Each assignment's SLA (the first active policy whose conditions hold): its policy and deadline are set
+    on it (before it is saved); returns its timers (reminder, breach, reclaim) to queue once it has a pk."""
+    if not assignments or not routing.policies:
+        return []
+    matches = matching([a.contact for a in assignments], routing.policies)
     timers = []
     for assignment in assignments:
-        policy = next((p for p in policies if p.pk in matches[assignment.contact_id]), None)
+        policy = next((p.row for p in routing.policies if p.row.pk in matches[assignment.contact_id]), None)
         if policy is not None:
-            timers += _start_clock(assignment, policy, calendar, now)
-    enqueue_many("routing.sla", timers)
+            timers += _start_clock(assignment, policy, routing.availability, now)
+    return timers
 
 
 def _start_clock(
     assignment: Assignment, policy: SlaPolicy, calendar: Availability, now: datetime
-) -> list[tuple[str, dict[str, Any], datetime]]:
-    """Set the assignment's deadline; returns its timers (reminder, breach, reclaim) as jobs to queue."""
+) -> list[tuple[Assignment, str, datetime]]:
     user = assignment.user
     assert user is not None
 
@@ -430,18 +448,13 @@ def _start_clock(
                 pass  # no working time ahead (hours left empty): the clock runs on wall time
         return now + timedelta(minutes=minutes)
 
-    due = after(policy.first_response_minutes)
-    Assignment.objects.filter(pk=assignment.pk).update(policy=policy, due_at=due)
-    assignment.policy, assignment.due_at = policy, due
-    moments = {"breach": due}
+    assignment.policy, assignment.due_at = policy, after(policy.first_response_minutes)
+    moments = {"breach": assignment.due_at}
     if policy.remind_before_minutes:
         moments["remind"] = after(policy.first_response_minutes - policy.remind_before_minutes)
     if policy.reclaim_after_minutes:
         moments["reclaim"] = after(policy.reclaim_after_minutes)
-    return [
-        (f"sla:{assignment.pk}:{step}", {"assignment_id": assignment.pk, "step": step}, moment)
-        for step, moment in moments.items()
-    ]
+    return [(assignment, step, moment) for step, moment in moments.items()]
 
 
 def responded(contact_id: int, actor: User | None, at: datetime) -> None:
@@ -481,10 +494,10 @@ def sla_step(assignment_id: int, step: str) -> str:
                            "user": user.display_name, "name": name})  # fmt: skip
             assignment.save(update_fields=["breached_at", "escalated_to"])
             return "escalated" if assignment.escalated_to else "breached"
-        rules = list(AssignmentRule.objects.filter(is_active=True, on_stage__isnull=True))
-        choice = choose([contact.pk], rules, clock.now(), exclude=[user.pk])[contact.pk]
+        routable, routing = list(_routable([contact.pk])), config.current()
+        choice = choose(routable, routing.capture_rules, clock.now(), routing, exclude=[user.pk])[contact.pk]
         choice.reason["reclaimed_from"] = user.display_name
-        _apply([contact.pk], {contact.pk: choice}, cause=Assignment.Cause.RECLAIM)
+        _apply(routable, {contact.pk: choice}, routing, cause=Assignment.Cause.RECLAIM)
         notify(user, kind="reassigned", contact=contact, key=f"sla:{assignment.pk}:reclaim",
                title=_("%(name)s was given to someone else: no response in time") % {"name": name})  # fmt: skip
         return "reclaimed"

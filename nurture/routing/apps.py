@@ -8,4 +8,6 @@ class RoutingConfig(AppConfig):
     label = "routing"
 
     def ready(self) -> None:
-        from nurture.routing import jobs  # noqa: F401  (registers the SLA timers and the capture hooks)
+        from nurture.routing import config, jobs  # noqa: F401  (jobs registers the SLA timers and the capture hooks)
+
+        config.watch()

@@ -35,7 +35,7 @@ from django.db.models.functions import RowNumber, Trunc
 from nurture.accounts.models import User
 from nurture.contacts.conditions import ConditionError, contact_q, event_q
 from nurture.contacts.models import Contact, Event
-from nurture.core import clock
+from nurture.core import clock, revisions
 from nurture.core.jobs import enqueue_on_commit
 from nurture.scoring.models import PointsRule, RescoreRun, ScoreEntry, ScoringSettings
 
@@ -176,6 +176,11 @@ def install_starter_rules() -> list[PointsRule]:
 # --- scoring inside capture ----------------------------------------------------------------------
 
 
+def active_rules() -> list[PointsRule]:
+    """The active points rules: every capture applies them, so each process holds them until one changes."""
+    return revisions.snapshot("scoring", lambda: list(PointsRule.objects.filter(is_active=True)))
+
+
 def score_new_events(events: Sequence[Event]) -> None:
     """Apply the behaviour rules to events just written, and the attribute rules to their contacts.
 
@@ -196,7 +201,7 @@ def _behaviour_entries(events: Sequence[Event]) -> list[ScoreEntry]:
     by_type: dict[str, list[Event]] = {}
     for event in events:
         by_type.setdefault(event.type, []).append(event)
-    rules = PointsRule.objects.filter(kind=PointsRule.Kind.BEHAVIOUR, is_active=True, event_type__in=by_type)
+    rules = [r for r in active_rules() if r.kind == PointsRule.Kind.BEHAVIOUR and r.event_type in by_type]
     entries: list[ScoreEntry] = []
     now = clock.now()
     for rule in rules:
@@ -252,7 +257,7 @@ def sync_attributes(contact_ids: Iterable[int], *, recompute_after: bool = True)
     Returns the contacts whose ledger changed (recomputed unless `recompute_after` is false).
     """
     ids = sorted(set(contact_ids))
-    rules = list(PointsRule.objects.filter(kind=PointsRule.Kind.ATTRIBUTE, is_active=True))
+    rules = [r for r in active_rules() if r.kind == PointsRule.Kind.ATTRIBUTE]
     if not ids or not rules:
         return set()
     now = clock.now()

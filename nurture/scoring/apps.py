@@ -8,4 +8,8 @@ class ScoringConfig(AppConfig):
     label = "scoring"
 
     def ready(self) -> None:
+        from nurture.core import revisions
         from nurture.scoring import jobs  # noqa: F401  (registers the re-scoring job)
+        from nurture.scoring.models import PointsRule
+
+        revisions.watch("scoring", PointsRule)

@@ -1,0 +1,82 @@
+"""Configuration every capture reads (routing rules, reps, calendars), held in memory per process and rebuilt
+when its revision changes.
+
+A snapshot is named; `watch(name, *models)` gives the name a new token in the same transaction as any save or
+delete of those models, and `snapshot(name, build)` returns the held value while the stored token is the one it
+was built at: one small query per transaction, whatever the number of snapshots, instead of the dozens that
+build them. Cache invalidation rides on Django's model signals (as Django's own Site and ContentType caches do)
+rather than on calls in each action, so that no write path, a test's direct `objects.create` included, can leave
+a process with stale configuration. Writes that skip signals (`QuerySet.update`) must not touch watched fields,
+or call `bump` themselves.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.db import connection
+from django.db.models import Model
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from nurture.core.models import Revision
+
+T = TypeVar("T")
+
+_held: dict[str, tuple[uuid.UUID, Any]] = {}
+_building = threading.Lock()
+
+
+def bump(name: str) -> None:
+    """Mark the named configuration changed (inside the caller's transaction)."""
+    row = Revision(name=name, token=uuid.uuid4())
+    Revision.objects.bulk_create([row], update_conflicts=True, update_fields=["token"], unique_fields=["name"])
+    connection.nurture_revisions = None  # type: ignore[attr-defined]  # this transaction reads them again
+
+
+def _tokens() -> dict[str, uuid.UUID]:
+    """Every revision's token: one query per transaction (a capture asks several snapshots), per call outside.
+
+    Read again inside a savepoint: rolled back, it must not leave a token only it had written."""
+    if not connection.in_atomic_block:
+        return dict(Revision.objects.values_list("name", "token"))
+    where = (connection.atomic_blocks[0], tuple(connection.savepoint_ids))
+    memo = getattr(connection, "nurture_revisions", None)
+    if memo is not None and memo[0][0] is where[0] and memo[0][1] == where[1]:
+        return memo[1]  # type: ignore[no-any-return]
+    tokens = dict(Revision.objects.values_list("name", "token"))
+    connection.nurture_revisions = (where, tokens)  # type: ignore[attr-defined]
+    return tokens
+
+
+def snapshot(name: str, build: Callable[[], T], *, fresh: Callable[[T], bool] = lambda value: True) -> T:
+    """The value `build()` returns, rebuilt only when the revision changed or `fresh(value)` says it is too old.
+
+    Before the first change there is no token to check against, so nothing is held."""
+    current = _tokens().get(name)
+    held = _held.get(name)
+    if current is not None and held is not None and held[0] == current and fresh(held[1]):
+        return held[1]  # type: ignore[no-any-return]
+    with _building:  # one thread builds; the others of this process wait for it rather than build it again
+        held = _held.get(name)
+        if current is not None and held is not None and held[0] == current and fresh(held[1]):
+            return held[1]  # type: ignore[no-any-return]
+        value = build()
+        if current is not None:
+            _held[name] = (current, value)
+    return value
+
+
+def watch(name: str, *models: type[Model], ignore: Callable[[Model, dict[str, Any]], bool] | None = None) -> None:
+    """Any save or delete of these models (or change through these many-to-many tables) changes the named
+    revision, unless `ignore(instance, kwargs)`."""
+
+    def changed(sender: type[Model], instance: Model, **kwargs: Any) -> None:
+        if ignore is None or not ignore(instance, kwargs):
+            bump(name)
+
+    for model in models:
+        for signal in (post_save, post_delete, m2m_changed):
+            signal.connect(changed, sender=model, weak=False, dispatch_uid=f"revision:{name}:{model._meta.label}")
