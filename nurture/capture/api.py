@@ -10,6 +10,7 @@ from pydantic import ConfigDict
 
 from nurture.accounts.auth import acting_user, require_scope
 from nurture.accounts.models import ApiKey
+from nurture.capture import combining
 from nurture.capture.tracking import ANONYMOUS_ID, capture_and_stitch
 from nurture.contacts.actions import CaptureResult
 from nurture.contacts.leads import FieldError, InvalidLead, LeadInput, parse_lead
@@ -88,20 +89,18 @@ def _out(result: CaptureResult) -> CaptureOut:
     return CaptureOut(contact_id=result.contact_id, outcome=result.outcome, updated_fields=result.updated_fields)
 
 
-def _capture(request: HttpRequest, leads: list[LeadInput]) -> list[CaptureResult]:
+def _options(request: HttpRequest) -> dict[str, Any]:
     principal = request.auth  # type: ignore[attr-defined]
     label = f"api:{principal.name}" if isinstance(principal, ApiKey) else "api"
-    return capture_and_stitch(
-        leads, event_type=Event.Type.API_CAPTURED, cause=StageChange.Cause.API, actor=acting_user(request),
-        source_label=label,
-    )  # fmt: skip
+    return {"event_type": Event.Type.API_CAPTURED, "cause": StageChange.Cause.API, "actor": acting_user(request),
+            "source_label": label}  # fmt: skip
 
 
 @router.post("", response={201: CaptureOut, 200: CaptureOut}, summary="Capture one lead")
 def create_lead(request: HttpRequest, payload: LeadIn) -> Status[CaptureOut]:
     """Create a lead, or land on the known contact with the same phone, email or external id."""
     require_scope(request, ApiKey.Scope.LEADS_WRITE)
-    result = _capture(request, [_to_lead(payload, ["body"])])[0]
+    result = combining.capture(_to_lead(payload, ["body"]), **_options(request))
     return Status(201 if result.created else 200, _out(result))
 
 
@@ -110,6 +109,6 @@ def create_leads(request: HttpRequest, payload: BatchIn) -> BatchOut:
     """All or nothing: if any lead is invalid the response names it and nothing is written."""
     require_scope(request, ApiKey.Scope.LEADS_WRITE)
     leads = [_to_lead(item, ["body", "leads", i]) for i, item in enumerate(payload.leads)]
-    results = [_out(r) for r in _capture(request, leads)]
+    results = [_out(r) for r in capture_and_stitch(leads, **_options(request))]
     counts = {o: sum(1 for r in results if r.outcome == o) for o in ("created", "updated", "unchanged")}
     return BatchOut(results=results, **counts)

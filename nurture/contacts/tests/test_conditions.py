@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -60,7 +61,7 @@ def test_a_bad_window_names_its_key() -> None:
         contact_q({"all": [{"event": "webinar_attended", "within_days": "soon"}]})
 
 
-CONDITIONS_IN_MEMORY = [
+CONDITIONS_IN_MEMORY: list[dict[str, Any]] = [
     {"field": "province", "op": "eq", "value": "hà nội"},
     {"field": "province", "op": "ne", "value": "Hà Nội"},
     {"field": "province", "op": "in", "value": ["Hà Nội", "Huế"]},
