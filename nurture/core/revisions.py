@@ -44,8 +44,8 @@ def _tokens() -> dict[str, uuid.UUID]:
         return dict(Revision.objects.values_list("name", "token"))
     where = (connection.atomic_blocks[0], tuple(connection.savepoint_ids))
     memo = getattr(connection, "nurture_revisions", None)
-    if memo is not None and memo[0][0] is where[0] and memo[0][1] == where[1]:
-        return memo[1]  # type: ignore[no-any-return]
+    if memo is not None and memo[0][0] is where[0] and where[1][: len(memo[0][1])] == memo[0][1]:
+        return memo[1]  # type: ignore[no-any-return]  # read in this transaction, under savepoints still open
     tokens = dict(Revision.objects.values_list("name", "token"))
     connection.nurture_revisions = (where, tokens)  # type: ignore[attr-defined]
     return tokens

@@ -326,7 +326,9 @@ def assign_new(contact_ids: Iterable[int]) -> list[Assignment]:
     routing = config.current()
     if not routing.capture_rules:
         return []  # routing not set up: leads stay unassigned, as before
-    contacts = list(_routable(contact_ids).filter(owner__isnull=True))
+    contacts = [
+        c for c in _routable(contact_ids) if c.owner_id is None
+    ]  # (in SQL, the planner may scan the owner index)
     if not contacts:
         return []
     choices = choose(contacts, routing.capture_rules, clock.now(), routing)
