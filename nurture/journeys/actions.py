@@ -13,6 +13,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -373,11 +374,25 @@ def exit_contact(contact: Contact, journey: Journey, *, actor: User | None) -> i
 # --- hooks: called inside the transactions that change contacts ----------------------------------------------
 
 
-def _live_journeys() -> list[Journey]:
+@dataclass(frozen=True)
+class _Held:
+    live: list[Journey]
+    with_goal: bool  # does any journey (live, paused) have a goal its enrolments can reach
+
+
+def _held() -> _Held:
     """Every capture asks: held per process until a journey or version changes (core.revisions)."""
-    return revisions.snapshot(
-        "journeys", lambda: list(Journey.objects.filter(status=Journey.Status.LIVE).select_related("live_version"))
-    )
+
+    def build() -> _Held:
+        journeys = list(Journey.objects.exclude(status=Journey.Status.ARCHIVED).select_related("live_version"))
+        live = [j for j in journeys if j.status == Journey.Status.LIVE]
+        return _Held(live, any(j.goal for j in journeys))
+
+    return revisions.snapshot("journeys", build)
+
+
+def _live_journeys() -> list[Journey]:
+    return _held().live
 
 
 def _matching(contact_ids: Iterable[int], condition: Mapping[str, Any] | None) -> set[int]:
@@ -489,6 +504,8 @@ def on_contacts_changed(contact_ids: Iterable[int]) -> None:
 def check_goals(contact_ids: Sequence[int]) -> int:
     """Open enrolments whose contact meets its journey's goal convert, wherever they are."""
     converted = 0
+    if not _held().with_goal:
+        return 0
     for chunk in _chunks(contact_ids):
         open_ = (
             Enrolment.objects.filter(contact_id__in=chunk, status__in=Enrolment.OPEN)
