@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--worker-seconds", type=float, default=70.0)
     parser.add_argument("--due-per-s", type=float, default=20.0, help="timers falling due per second while measured")
     parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4, help="per web process")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="nurture-routing-"))
@@ -117,7 +118,7 @@ def main() -> None:
     port = free_port()
     server = subprocess.Popen(
         [PYTHON, "-m", "gunicorn", "nurture.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(args.web_workers), "--worker-class", "gthread", "--threads", "4",
+         "--workers", str(args.web_workers), "--worker-class", "gthread", "--threads", str(args.threads),
          "--access-logfile", "/dev/null", "--error-logfile", str(tmp / "gunicorn.log")],
         env=env, cwd=ROOT,
     )  # fmt: skip

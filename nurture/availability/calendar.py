@@ -284,14 +284,14 @@ class Availability:
         ids = [u.pk for u in users if u.pk not in self._people]
         if not ids:
             return
-        for uid in ids:
-            self._people[uid] = _Person(week=None, accepting=True)
-            self._leave[uid] = []
+        # Built aside, then published leave first: routing shares one snapshot between threads.
+        people = {uid: _Person(week=None, accepting=True) for uid in ids}
         for uid, weekly, active in RepSchedule.objects.filter(user_id__in=ids).values_list(
             "user_id", "weekly", "is_active"
         ):
-            self._people[uid] = _Person(week=parse_week(weekly) if weekly is not None else None, accepting=active)
+            people[uid] = _Person(week=parse_week(weekly) if weekly is not None else None, accepting=active)
         self._load_leave(ids, self._since, self._until)
+        self._people.update(people)
 
     def _load_leave(self, ids: list[int], since: datetime, until: datetime) -> None:
         rows = Leave.objects.filter(user_id__in=ids, ends_at__gt=since, starts_at__lt=until)
@@ -305,10 +305,10 @@ class Availability:
         """Make sure the leave held covers [since, until): one query for all users when it does not."""
         if since >= self._since and until <= self._until:
             return
-        self._since = min(self._since, since - timedelta(days=1))
-        self._until = max(self._until, until + timedelta(days=HORIZON_DAYS))
+        wider = min(self._since, since - timedelta(days=1)), max(self._until, until + timedelta(days=HORIZON_DAYS))
         if self._people:
-            self._load_leave(list(self._people), self._since, self._until)
+            self._load_leave(list(self._people), *wider)
+        self._since, self._until = wider  # only once the leave covers it (another thread may be asking)
 
     def _leave_between(self, uid: int, since: datetime, until: datetime) -> list[Span]:
         self._cover(since, until)
