@@ -317,7 +317,7 @@ def _capture(
         ],
         ignore_conflicts=True,  # a pair already proposed, or marked not the same person, stays as it is
     )
-    refresh_keys(new_ids | set(changed) | {i.contact_id for i in identities})
+    refresh_keys(new_ids | set(changed) | {i.contact_id for i in identities}, new=new_ids)
     score_new_events(events)
     after_change({e.contact_id for e in events})
     # An anonymous website visitor is not a lead yet: it is announced when it identifies itself.

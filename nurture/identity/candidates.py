@@ -100,10 +100,11 @@ def contact_records(ids: Iterable[int]) -> dict[int, Record]:
     return records
 
 
-def refresh_keys(contact_ids: Iterable[int]) -> None:
-    """Recompute the blocking keys of these contacts (after a capture, an edit, a merge)."""
+def refresh_keys(contact_ids: Iterable[int], *, new: Iterable[int] = ()) -> None:
+    """Recompute the blocking keys of these contacts (after a capture, an edit, a merge); `new` ones, created
+    in this transaction, have none to delete."""
     records = contact_records(contact_ids)
-    ids = sorted(records)
+    ids = sorted(records.keys() - set(new))
     for start in range(0, len(ids), CHUNK):
         MatchKey.objects.filter(contact_id__in=ids[start : start + CHUNK]).delete()
     MatchKey.objects.bulk_create(
