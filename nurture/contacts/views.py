@@ -20,7 +20,7 @@ from nurture.contacts.models import Consent, Contact, Event
 from nurture.identity.actions import open_pairs
 from nurture.identity.models import Merge
 from nurture.lifecycle.actions import StageError
-from nurture.lifecycle.forms import checklist_form_for
+from nurture.lifecycle.forms import checklist_for
 from nurture.lifecycle.models import StageChange
 from nurture.lifecycle.presets import ANONYMOUS_STAGE
 
@@ -116,7 +116,7 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
             "duplicate_pairs": open_pairs().filter(Q(contact_a=contact) | Q(contact_b=contact)),
             "note_form": NoteForm(),
             "stage_form": StageForm(contact=contact),
-            "checklist_form": checklist_form_for(contact.pk),
+            "checklist": checklist_for(contact.pk),
         },
     )
 
