@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from django.db.models import Subquery
+
 from nurture.lifecycle.actions import install_presets
 from nurture.lifecycle.models import Stage, StageSet
 from nurture.lifecycle.presets import ANONYMOUS_STAGE, ENTRY_STAGE
@@ -31,7 +33,10 @@ def _active_stage_ids() -> dict[str, int]:
 
 
 def active_stages() -> list[Stage]:
-    return list(Stage.objects.filter(stage_set_id=active_set_id()).order_by("position"))
+    # One round trip (the lead page asks on every view); the second path only installs the presets on a first run.
+    active = StageSet.objects.filter(is_active=True).order_by("pk").values("pk")[:1]
+    found = list(Stage.objects.filter(stage_set_id=Subquery(active)).order_by("position"))
+    return found or list(Stage.objects.filter(stage_set_id=active_set_id()).order_by("position"))
 
 
 def stage_id(key: str) -> int:
