@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -115,7 +115,10 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
                 "from_stage", "to_stage", "actor"
             ),
             "timeline": _timeline_page(request, contact),
-            "merges": Merge.objects.filter(survivor=contact).select_related("merged", "actor"),
+            # The merged contact's name only: joining its whole row made this the page's costliest query to build.
+            "merges": Merge.objects.filter(survivor=contact)
+            .select_related("actor")
+            .annotate(merged_name=F("merged__full_name")),
             "duplicate_pairs": open_pairs().filter(Q(contact_a=contact) | Q(contact_b=contact)),
             "note_form": NoteForm(),
             "stage_form": StageForm(contact=contact),
