@@ -36,7 +36,7 @@ def timeline_items(events: Iterable[Event], deal: object = None) -> SafeString:
             meta += f' · <a href="{deal_urls[e.deal_id]}">{label} #{e.deal_id}</a>'
         summary = event_summary(e)
         rows.append(
-            f"<li><strong>{escape(e.type_label)}</strong> <span class=\"muted small\">{meta}</span>"
+            f'<li><strong>{escape(e.type_label)}</strong> <span class="muted small">{meta}</span>'
             + (f"<div>{escape(summary)}</div>" if summary else "")
             + "</li>"
         )
