@@ -14,8 +14,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from nurture.contacts.models import Contact
-from nurture.core.templatetags.options import options
 from nurture.core.money import DEFAULT_CURRENCY, format_vnd
+from nurture.core.templatetags.options import options
 from nurture.sales.access import visible_deals
 from nurture.sales.board import Column
 from nurture.sales.forms import REMINDERS, ActivityForm, people
