@@ -33,7 +33,11 @@ def _active_stage_ids() -> dict[str, int]:
 
 
 def active_stages() -> list[Stage]:
-    return list(Stage.objects.filter(stage_set_id=active_set_id()).order_by("position"))
+    held = active.current()
+    if held.stage_set is None:
+        active_set_id()  # installs the presets on a first run
+        held = active.current()
+    return sorted(held.stages.values(), key=lambda stage: stage.position)
 
 
 def stage_id(key: str) -> int:

@@ -175,6 +175,52 @@ def save_pipeline(
     return pipeline
 
 
+@dataclass(frozen=True)
+class LostReasonInput:
+    name_en: str
+    name_vi: str = ""
+    is_active: bool = True
+    id: int | None = None
+
+
+def save_lost_reasons(reasons: Sequence[LostReasonInput]) -> list[LostReason]:
+    """Replace the lost reasons offered, in order (an existing reason by its id): rename, reorder, deactivate, add.
+
+    A reason left out is deleted, unless a deal was lost for it: that one can only be deactivated, so the deal
+    keeps its reason. At least one reason stays active, or no deal could be marked lost.
+    """
+    seen: set[str] = set()
+    for i, r in enumerate(reasons):
+        name = r.name_en.strip().casefold()
+        if not name:
+            raise SalesError(f"reasons.{i}.name", _("A lost reason needs a name."))
+        if name in seen:
+            raise SalesError(f"reasons.{i}.name", _("Two lost reasons have the same name."))
+        seen.add(name)
+    if not any(r.is_active for r in reasons):
+        raise SalesError("reasons", _("Keep at least one lost reason active."))
+    with transaction.atomic():
+        # Locked, so a deal being marked lost meanwhile waits for this (its reason's key is checked) instead of
+        # being lost for a reason deleted under it.
+        current = {r.pk: r for r in LostReason.objects.select_for_update()}
+        for i, r in enumerate(reasons):
+            if r.id is not None and r.id not in current:
+                raise SalesError(f"reasons.{i}.id", _("This lost reason does not exist."))
+        kept = {r.id for r in reasons if r.id is not None}
+        gone = [pk for pk in current if pk not in kept]
+        if Deal.objects.filter(lost_reason_id__in=gone).exists():
+            raise SalesError("reasons", _("A reason that deals were lost for cannot be removed; deactivate it."))
+        LostReason.objects.filter(pk__in=gone).delete()
+        saved = []
+        for position, r in enumerate(reasons):
+            reason = (current.get(r.id) if r.id is not None else None) or LostReason()
+            reason.name_en, reason.name_vi = r.name_en.strip()[:100], (r.name_vi or r.name_en).strip()[:100]
+            reason.position, reason.is_active = position, r.is_active
+            reason.save()
+            saved.append(reason)
+    return saved
+
+
 # --- deals -------------------------------------------------------------------------------------------------
 
 

@@ -216,7 +216,25 @@ class EventOut(Schema):
 
 class ReasonOut(Schema):
     id: int
-    name: str
+    name: str = Field(..., description="in the request's language")
+    name_en: str
+    name_vi: str
+    is_active: bool = Field(..., description="offered when a deal is lost")
+
+    @staticmethod
+    def build(r: LostReason) -> ReasonOut:
+        return ReasonOut(id=r.pk, name=r.name, name_en=r.name_en, name_vi=r.name_vi, is_active=r.is_active)
+
+
+class ReasonIn(Schema):
+    id: int | None = Field(None, description="an existing reason's id (to keep it) or blank for a new one")
+    name_en: str = Field(..., max_length=100)
+    name_vi: str = Field("", max_length=100, description="blank: the same as name_en")
+    is_active: bool = True
+
+
+class ReasonsIn(Schema):
+    reasons: list[ReasonIn]
 
 
 def _task_out(task: Task) -> TaskOut:
@@ -317,10 +335,22 @@ def get_board(
     ]  # fmt: skip
 
 
-@router.get("/lost-reasons", response=list[ReasonOut], summary="The lost reasons offered")
-def lost_reasons(request: HttpRequest) -> list[ReasonOut]:
+@router.get("/lost-reasons", response=list[ReasonOut], summary="The lost reasons offered (all with include_inactive)")
+def lost_reasons(request: HttpRequest, include_inactive: bool = False) -> list[ReasonOut]:
     require_scope(request, ApiKey.Scope.CONTACTS_READ)
-    return [ReasonOut(id=r.pk, name=r.name) for r in LostReason.objects.filter(is_active=True)]
+    reasons = LostReason.objects.all() if include_inactive else LostReason.objects.filter(is_active=True)
+    return [ReasonOut.build(r) for r in reasons]
+
+
+@router.put("/lost-reasons", response=list[ReasonOut], summary="Replace the lost reasons: rename, reorder, "
+            "deactivate, add; one left out is deleted unless a deal was lost for it")  # fmt: skip
+def update_lost_reasons(request: HttpRequest, payload: ReasonsIn) -> list[ReasonOut]:
+    require_scope(request, ApiKey.Scope.SALES_CONFIGURE)
+    rows = [actions.LostReasonInput(r.name_en, r.name_vi, r.is_active, r.id) for r in payload.reasons]
+    try:
+        return [ReasonOut.build(r) for r in actions.save_lost_reasons(rows)]
+    except actions.SalesError as exc:
+        raise _sales_error(exc) from None
 
 
 # --- deals -------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ urlpatterns = [
     path("sales/pipelines/settings", views.pipelines, name="pipelines"),
     path("sales/pipelines/new", views.pipeline_edit, name="pipeline_new"),
     path("sales/pipelines/<int:pipeline_id>/edit", views.pipeline_edit, name="pipeline_edit"),
+    path("sales/pipelines/lost-reasons", views.lost_reasons, name="lost_reasons"),
     path("sales/deals/", views.deal_list, name="deals"),
     path("sales/deals/<int:deal_id>/", views.deal_detail, name="deal"),
     path("sales/deals/<int:deal_id>/timeline", views.deal_timeline, name="deal_timeline"),

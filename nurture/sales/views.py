@@ -33,7 +33,7 @@ from nurture.sales.forms import (
     TaskForm,
     WonForm,
 )
-from nurture.sales.models import Deal, Pipeline, PipelineStage, Task
+from nurture.sales.models import Deal, LostReason, Pipeline, PipelineStage, Task
 
 LIST_PAGE = 50
 TIMELINE_PAGE = 25
@@ -368,6 +368,50 @@ def overdue(request: HttpRequest) -> HttpResponse:
 def pipelines(request: HttpRequest) -> HttpResponse:
     require_configure(request)
     return render(request, "sales/pipelines.html", {"pipelines": Pipeline.objects.prefetch_related("stages")})
+
+
+BLANK_REASONS = 3
+
+
+def _reason_rows(post: Any) -> tuple[list[actions.LostReasonInput], list[str]]:
+    """The rows of the lost-reasons form, in order; a row whose English name is cleared is left out."""
+    active = set(post.getlist("active"))  # row numbers: an unticked box is not posted at all
+    rows, errors = [], []
+    columns = zip(post.getlist("reason_id"), post.getlist("name_en"), post.getlist("name_vi"), strict=False)
+    for i, (reason_id, name_en, name_vi) in enumerate(columns):
+        if not name_en.strip():
+            continue
+        if reason_id and not reason_id.isdigit():
+            errors.append(_("Row %(n)s: not a lost reason of this list.") % {"n": i + 1})
+            continue
+        rows.append(actions.LostReasonInput(name_en, name_vi, str(i) in active, int(reason_id) if reason_id else None))
+    return rows, errors
+
+
+@login_required
+def lost_reasons(request: HttpRequest) -> HttpResponse:
+    require_configure(request)
+    errors: list[str] = []
+    shown: list[dict[str, Any]]
+    if request.method == "POST":
+        rows, errors = _reason_rows(request.POST)
+        if not errors:
+            try:
+                actions.save_lost_reasons(rows)
+            except actions.SalesError as exc:
+                errors.append(exc.message)
+            else:
+                messages.success(request, _("Lost reasons saved."))
+                return redirect("sales:lost_reasons")
+        shown = [{"pk": r.id or "", "name_en": r.name_en, "name_vi": r.name_vi, "is_active": r.is_active} for r in rows]
+    else:
+        shown = [dict(r) for r in LostReason.objects.values("pk", "name_en", "name_vi", "is_active")]
+    used = dict(Deal.objects.filter(lost_reason__isnull=False).values_list("lost_reason").annotate(n=Count("id")))
+    for row in shown:
+        row["deals"] = used.get(row["pk"], 0)
+    return render(request, "sales/lost_reasons.html", {
+        "reasons": shown, "blank_rows": range(len(shown), len(shown) + BLANK_REASONS), "errors": errors,
+    })  # fmt: skip
 
 
 def _stage_rows(post: Any) -> tuple[list[actions.StageInput], list[str]]:

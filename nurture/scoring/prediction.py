@@ -393,19 +393,22 @@ def _histogram(events: QuerySet[Event]) -> Histogram:
 
 def _prior(contact: Contact, now: datetime) -> tuple[Histogram, str]:
     """The pattern of similar leads (same source and province), else of all leads; cached for hours."""
-    recent = _answered_engagement().filter(at__gte=now - timedelta(days=HISTORY_DAYS), at__lte=now)
-    recent = recent.filter(contact__merged_into__isnull=True)
+
+    def recent() -> QuerySet[Event]:  # built on a miss only: nearly every lead page hits the cache
+        since = now - timedelta(days=HISTORY_DAYS)
+        return _answered_engagement().filter(at__gte=since, at__lte=now, contact__merged_into__isnull=True)
+
     # A stable digest (hash() differs per process) keeps the key short and shared by every worker.
     key = "scoring:best-time:" + hashlib.sha1(f"{contact.source}\n{contact.province}".encode()).hexdigest()
     similar = cache.get(key)
     if similar is None:
-        similar = _histogram(recent.filter(contact__source=contact.source, contact__province=contact.province))
+        similar = _histogram(recent().filter(contact__source=contact.source, contact__province=contact.province))
         cache.set(key, similar, PRIOR_CACHE_SECONDS)
     if sum(similar.values()) >= MIN_SIMILAR_EVENTS:
         return similar, "similar"
     everyone = cache.get("scoring:best-time:all")
     if everyone is None:
-        everyone = _histogram(recent)
+        everyone = _histogram(recent())
         cache.set("scoring:best-time:all", everyone, PRIOR_CACHE_SECONDS)
     return everyone, "all"
 
@@ -429,14 +432,17 @@ def best_time_to_contact(contact: Contact) -> BestTime | None:
         weight[slot] = weight.get(slot, 0.0) + PRIOR_EVENTS * n / prior_total
     if not weight:
         return None
-    by_hour = [sum(w for (_day, h), w in weight.items() if h == hour) for hour in range(24)]
-    own_by_hour = [sum(n for (_day, h), n in own.items() if h == hour) for hour in range(24)]
+    by_hour, own_by_hour, by_day = [0.0] * 24, [0] * 24, dict.fromkeys(range(1, 8), 0.0)
+    for (day, hour), w in weight.items():
+        by_hour[hour] += w
+        by_day[day] += w
+    for (_day, hour), n in own.items():
+        own_by_hour[hour] += n
     # A tie goes to the lead's own evidence, then to the earlier window.
     start = max(
         range(24 - WINDOW_HOURS + 1),
         key=lambda h: (sum(by_hour[h : h + WINDOW_HOURS]), sum(own_by_hour[h : h + WINDOW_HOURS]), -h),
     )
-    by_day = {d: sum(w for (day, _h), w in weight.items() if day == d) for d in range(1, 8)}
     first, second = sorted(by_day, key=lambda d: -by_day[d])[:2]
     stands_out = by_day[first] >= 2 / 7 * sum(by_day.values()) and by_day[first] > by_day[second]
     weekday = first if stands_out else None

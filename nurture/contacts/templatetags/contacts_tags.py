@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from html import escape
+
 from django import template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from nurture.contacts.actions import OUTCOMES
@@ -9,6 +15,32 @@ from nurture.core.money import format_vnd
 
 register = template.Library()
 CHANNELS = {"email": "Email", "sms": "SMS", "zalo": "Zalo", "facebook": "Facebook"}
+
+
+@register.simple_tag
+def timeline_items(events: Iterable[Event], deal: object = None) -> SafeString:
+    """A page of the timeline as <li>s. Built here with the standard library's escape rather than in a template
+    loop: 25 rows through the template engine (about 40 nodes each) were the contact page's largest single
+    cost (bench/pipeline.py). On a deal's own timeline (`deal` given) the rows do not link to the deal."""
+    events = list(events)
+    deal_urls = {} if deal else {pk: reverse("sales:deal", args=[pk]) for pk in {e.deal_id for e in events} if pk}
+    label = escape(_("deal"))
+    rows = []
+    for e in events:
+        meta = timezone.localtime(e.at).strftime("%d/%m/%Y %H:%M")
+        if e.actor:
+            meta += f" · {escape(e.actor.display_name)}"
+        if e.source:
+            meta += f" · {escape(e.source)}"
+        if e.deal_id in deal_urls:
+            meta += f' · <a href="{deal_urls[e.deal_id]}">{label} #{e.deal_id}</a>'
+        summary = event_summary(e)
+        rows.append(
+            f'<li><strong>{escape(e.type_label)}</strong> <span class="muted small">{meta}</span>'
+            + (f"<div>{escape(summary)}</div>" if summary else "")
+            + "</li>"
+        )
+    return mark_safe("".join(rows))  # every value above is escaped
 
 
 @register.filter

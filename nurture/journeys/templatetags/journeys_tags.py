@@ -69,9 +69,10 @@ def names_for(graph: Mapping[str, Any]) -> dict[str, dict[int, str]]:
     steps = (graph.get("steps") or {}).values()
     templates = [s["template"] for s in steps if isinstance(s.get("template"), int)]
     journeys = [s["journey"] for s in steps if isinstance(s.get("journey"), int)]
+    # Most pages name neither: an empty lookup still costs a query's compilation.
     return {
-        "templates": dict(Template.objects.filter(pk__in=templates).values_list("pk", "name")),
-        "journeys": dict(Journey.objects.filter(pk__in=journeys).values_list("pk", "name")),
+        "templates": dict(Template.objects.filter(pk__in=templates).values_list("pk", "name")) if templates else {},
+        "journeys": dict(Journey.objects.filter(pk__in=journeys).values_list("pk", "name")) if journeys else {},
     }
 
 

@@ -11,7 +11,7 @@ from django import template
 
 from nurture.contacts.actions import OUTCOMES, OUTCOMES_OF
 from nurture.contacts.models import Contact
-from nurture.routing.forms import AssignForm
+from nurture.routing.forms import AssignForm, reps
 from nurture.routing.models import Assignment, AssignmentRule
 
 register = template.Library()
@@ -20,12 +20,12 @@ HISTORY = 10
 
 @register.simple_tag
 def lead_routing(contact: Contact) -> dict[str, Any]:
-    history = list(
-        Assignment.objects.filter(contact=contact).select_related("user", "previous_user", "actor")[:HISTORY]
-    )
+    history = list(Assignment.objects.filter(contact=contact).select_related("user", "actor")[:HISTORY])
     current = next((a for a in history if a.is_current), None)
+    # The reassign select's choices as a list: the form field's iterator costs a COUNT and a server-side cursor.
+    empty = AssignForm.base_fields["user"].empty_label  # type: ignore[attr-defined]
     return {
-        "current": current, "history": history, "form": AssignForm(initial={"user": contact.owner_id}),
+        "current": current, "history": history, "owners": [("", empty), *reps().values_list("pk", "username")],
         "activities": [(kind, [(v, OUTCOMES[v]) for v in values]) for kind, values in OUTCOMES_OF.items()],
     }  # fmt: skip
 

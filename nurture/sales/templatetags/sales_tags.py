@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from nurture.contacts.models import Contact
 from nurture.core.money import DEFAULT_CURRENCY, format_vnd
+from nurture.core.templatetags.options import options
 from nurture.sales.access import visible_deals
 from nurture.sales.board import Column
 from nurture.sales.forms import REMINDERS, ActivityForm, people
@@ -43,19 +44,6 @@ CARD = (
 
 def _local(at: datetime, fmt: str) -> str:
     return timezone.localtime(at).strftime(fmt)
-
-
-@register.simple_tag
-def options(choices: Any, selected: Any = "") -> str:
-    """A select's <option>s from (value, label) pairs, built in Python: the lead page renders several, and the form
-    widgets' per-option templates made its sales card the slowest on the page."""
-    chosen = "" if selected is None else str(selected)
-    return mark_safe(
-        "".join(
-            f'<option value="{escape(str(v))}"{" selected" if str(v) == chosen else ""}>{escape(str(label))}</option>'
-            for v, label in choices
-        )
-    )  # every value and label is escaped
 
 
 @register.simple_tag
@@ -103,7 +91,7 @@ def contact_sales(context: Context, contact: Contact) -> dict[str, Any]:
 
 @register.simple_tag
 def form_choices() -> dict[str, Any]:
-    """The choices of the task and quick-log forms, for `options`."""
+    """The choices of the task and quick-log forms, for `options`: a page that includes both forms asks once."""
     return {
         "task_kinds": Task.Kind.choices, "reminders": REMINDERS, "people": [("", _("Me")), *people()],
         "activities": ActivityForm.base_fields["kind"].choices,  # type: ignore[attr-defined]
