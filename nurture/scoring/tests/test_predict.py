@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from nurture.scoring.predict import (
     TrainedModel,
     cross_validate,
     explain,
+    explain_many,
     infer_columns,
     load,
     save,
@@ -112,7 +112,7 @@ def test_explain_names_the_driver_first(model: TrainedModel) -> None:
     assert [abs(e) for _, _, e in factors] == sorted((abs(e) for _, _, e in factors), reverse=True)
 
 
-def test_explain_is_fast_for_thirty_columns() -> None:
+def test_explain_prices_thirty_columns_in_one_batch() -> None:
     rng = random.Random(2)
     rows: list[Row] = [
         {
@@ -123,10 +123,11 @@ def test_explain_is_fast_for_thirty_columns() -> None:
         for _ in range(400)
     ]
     model = train(rows, lambda r: r["y"] == "1", infer_columns(rows, exclude=["y"]), evaluate_folds=0)
-    explain(model, rows[0])  # warm-up: first call pays for thread pools
-    started = time.perf_counter()
-    explain(model, rows[1])
-    assert time.perf_counter() - started < 0.2  # target is < 50 ms; slack for a loaded CI machine
+    factors = explain(model, rows[1])
+    # Its speed is bench/scoring.py's business; here: the top three of the 30 columns, as the batch prices them.
+    assert len(factors) == 3
+    assert {f[0] for f in factors} <= {c.name for c in model.columns}
+    assert explain_many(model, [rows[0], rows[1]])[1][1] == factors
 
 
 def test_not_enough_history(rows: list[Row], columns: list[Column]) -> None:
