@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, Count, F, Max, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Max, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -247,8 +247,9 @@ def choose(
         if wanted:
             locked = AssignmentRule.objects.select_for_update().filter(pk__in=wanted).order_by("priority", "id")
             rotation.update((pk, Rotation(last_user_id)) for pk, last_user_id in locked.values_list("pk", "last_user"))
-            counts = RuleMember.objects.filter(rule_id__in=wanted).values_list("rule_id", "user_id", "assigned")
-            for rule_id, user_id, assigned in counts:  # read after the lock: fresh counts
+            counts = RuleMember.objects.filter(rule_id__in=wanted).values_list("pk", "rule_id", "user_id", "assigned")
+            for pk, rule_id, user_id, assigned in counts:  # read after the lock: fresh counts
+                rotation[rule_id].rows[user_id] = pk
                 rotation[rule_id].assigned[user_id] = assigned
 
     lock(first)
@@ -280,7 +281,7 @@ def choose(
                 continue
             last = next((m.position for m in rule.members if m.user.pk == turn.last_user_id), None)
             chosen = pick(rule.row.strategy, eligible, last)
-            _record_pick(rule_id, chosen.member, turn)
+            turn.took(chosen.member)
             chosen.load.today, chosen.load.open_leads, chosen.load.last_at = (
                 chosen.load.today + 1,
                 chosen.load.open_leads + 1,
@@ -293,24 +294,42 @@ def choose(
         else:
             warning = _("Every rep of the matching rules is unavailable.") if tried else _("No rule matches this lead.")
             choices[contact.pk] = Choice(None, None, {"warning": warning, "earlier": tried})
+    _save_rotation(rotation)
     return choices
 
 
 @dataclass
 class Rotation:
-    """A locked rule's turn: who had its last lead, and how many leads each rep has had from it."""
+    """A locked rule's turn: who had its last lead, and how many leads each rep has had from it (with the ids
+    of their member rows; a team's rep has none before their first lead from the rule)."""
 
     last_user_id: int | None
     assigned: dict[int, int] = field(default_factory=dict)
+    rows: dict[int, int] = field(default_factory=dict)
+    picked: dict[int, int] = field(default_factory=dict)  # user id → position, of the reps given leads here
+
+    def took(self, member: RuleMember) -> None:
+        """The rep had a lead from this rule (written once the batch is placed, by _save_rotation)."""
+        user_id = member.user.pk
+        self.last_user_id, self.assigned[user_id] = user_id, self.assigned.get(user_id, 0) + 1
+        self.picked[user_id] = member.position
 
 
-def _record_pick(rule_id: int, member: RuleMember, turn: Rotation) -> None:
-    user_id = member.user.pk
-    counted = RuleMember.objects.filter(rule_id=rule_id, user_id=user_id).update(assigned=F("assigned") + 1)
-    if not counted:  # a team's rep's first lead from this rule
-        RuleMember.objects.create(rule_id=rule_id, user_id=user_id, position=member.position, assigned=1)
-    AssignmentRule.objects.filter(pk=rule_id).update(last_user_id=user_id)
-    turn.last_user_id, turn.assigned[user_id] = user_id, turn.assigned.get(user_id, 0) + 1  # the batch's next lead
+def _save_rotation(rotation: Mapping[int, Rotation]) -> None:
+    """Each rule's last rep and its reps' counts, a few statements for the whole batch (the rules are locked)."""
+    moved = {rule_id: turn for rule_id, turn in rotation.items() if turn.picked}
+    if not moved:
+        return
+    AssignmentRule.objects.bulk_update(
+        [AssignmentRule(pk=rule_id, last_user_id=turn.last_user_id) for rule_id, turn in moved.items()], ["last_user"]
+    )
+    counts = [RuleMember(pk=turn.rows[u], assigned=turn.assigned[u]) for turn in moved.values() for u in turn.picked
+              if u in turn.rows]  # fmt: skip
+    RuleMember.objects.bulk_update(counts, ["assigned"])
+    RuleMember.objects.bulk_create(
+        RuleMember(rule_id=rule_id, user_id=u, position=position, assigned=turn.assigned[u])
+        for rule_id, turn in moved.items() for u, position in turn.picked.items() if u not in turn.rows
+    )  # fmt: skip
 
 
 # --- assigning --------------------------------------------------------------------------------------
@@ -395,11 +414,9 @@ def _apply(
             made.append(assignment)
         timers = _start_clocks([a for a in made if a.user is not None and a.first_response_at is None], routing, now)
         Assignment.objects.bulk_create(made)
-        for owner_id in {a.user_id for a in made}:
-            owned = [a.contact_id for a in made if a.user_id == owner_id]
-            Contact.objects.filter(pk__in=owned).update(owner_id=owner_id, updated_at=now)
         for assignment in made:
-            assignment.contact.owner = assignment.user
+            assignment.contact.owner, assignment.contact.updated_at = assignment.user, now
+        Contact.objects.bulk_update([a.contact for a in made], ["owner", "updated_at"])
         _announce([a for a in made if a.user is not None])
         enqueue_many("routing.sla", [(f"sla:{a.pk}:{step}", {"assignment_id": a.pk, "step": step}, moment)
                                      for a, step, moment in timers])  # fmt: skip
