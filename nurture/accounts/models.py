@@ -33,7 +33,12 @@ class User(AbstractUser):
 
     @property
     def display_name(self) -> str:
-        return self.get_full_name() or self.username
+        return self.name_of(self.first_name, self.last_name, self.username)
+
+    @staticmethod
+    def name_of(first_name: str, last_name: str, username: str) -> str:
+        """How a user is named, from their row's values (where rows are read without instances)."""
+        return f"{first_name} {last_name}".strip() or username
 
     @property
     def sees_everything(self) -> bool:

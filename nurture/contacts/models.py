@@ -103,7 +103,12 @@ class Contact(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.full_name or self.email or self.phone or f"#{self.pk}"
+        return self.label(self.full_name, self.email, self.phone, self.pk)
+
+    @staticmethod
+    def label(full_name: str, email: str, phone: str, pk: int | None) -> str:
+        """How a contact is named, from its row's values (where rows are read without instances)."""
+        return full_name or email or phone or f"#{pk}"
 
     @property
     def display_name(self) -> str:

@@ -328,9 +328,10 @@ def get_board(
     pipeline = get_object_or_404(Pipeline, pk=pipeline_id)
     filters = board.BoardFilter(owner_id=owner_id, team_id=team_id, close_from=close_from, close_to=close_to)
     columns = board.build(pipeline, filters.apply(visible_deals(request.auth)), clock.now(), cards=cards)  # type: ignore[attr-defined]
+    deals = Deal.objects.select_related("stage").in_bulk([card.pk for c in columns for card in c.cards])
     return [
         ColumnOut(stage_id=c.stage.pk, stage=c.stage.name, probability=c.stage.probability, count=c.count,
-                  totals=c.totals, weighted=c.weighted, deals=[DealOut.build(d) for d in c.cards])
+                  totals=c.totals, weighted=c.weighted, deals=[DealOut.build(deals[card.pk]) for card in c.cards])
         for c in columns
     ]  # fmt: skip
 

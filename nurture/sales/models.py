@@ -130,11 +130,17 @@ class Deal(models.Model):
 
     def rotting_since(self, now: datetime) -> datetime | None:
         """When this open deal started rotting (no activity for the stage's limit), or None."""
-        days = self.stage.rotting_days
-        if self.status != self.Status.OPEN or not days:
+        if self.status != self.Status.OPEN:
             return None
-        since = self.last_activity_at + timedelta(days=days)
-        return since if since <= now else None
+        return rotting_since(self.last_activity_at, self.stage.rotting_days, now)
+
+
+def rotting_since(last_activity_at: datetime, rotting_days: int | None, now: datetime) -> datetime | None:
+    """When an open deal with this last activity, in a stage with this limit, started rotting, or None."""
+    if not rotting_days:
+        return None
+    since = last_activity_at + timedelta(days=rotting_days)
+    return since if since <= now else None
 
 
 class Task(models.Model):

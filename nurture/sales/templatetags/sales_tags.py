@@ -57,22 +57,22 @@ def board_cards(columns: list[Column], column: Column, query: str) -> str:
     base = reverse("sales:deals")
     query = escape(query)
     cards = []
-    for deal in column.cards:
+    for card in column.cards:
         step = no_step
-        if deal.next_step:  # type: ignore[attr-defined]
-            overdue = " overdue" if deal.overdue else ""  # type: ignore[attr-defined]
-            due = _local(deal.next_step_due, "%H:%M %d/%m")  # type: ignore[attr-defined]
-            step = f'<div class="small next-step{overdue}">→ {escape(deal.next_step)} · {due}</div>'  # type: ignore[attr-defined]
+        if card.next_step:
+            overdue = " overdue" if card.overdue else ""
+            due = _local(card.next_step_due, "%H:%M %d/%m")  # type: ignore[arg-type]
+            step = f'<div class="small next-step{overdue}">→ {escape(card.next_step)} · {due}</div>'
         rotting = ""
-        if deal.rotting:  # type: ignore[attr-defined]
-            since = rotting_text % {"since": _local(deal.last_activity_at, "%d/%m")}
+        if card.rotting:
+            since = rotting_text % {"since": _local(card.last_activity_at, "%d/%m")}
             rotting = f'<div class="rotting-flag">⚠ {escape(since)}</div>'
         cards.append(CARD.format(
-            pk=deal.pk, version=deal.version, title=escape(deal.title), url=f"{base}{deal.pk}/",
-            move_url=f"{base}{deal.pk}/move?{query}", rotting_class=" rotting" if deal.rotting else "",  # type: ignore[attr-defined]
-            contact=escape(str(deal.contact)), amount=escape(money(deal.amount, deal.currency)),
-            owner=escape(deal.owner.display_name) if deal.owner else "—",
-            close=f" · {deal.expected_close:%d/%m/%Y}" if deal.expected_close else "", next_step=step, rotting=rotting,
+            pk=card.pk, version=card.version, title=escape(card.title), url=f"{base}{card.pk}/",
+            move_url=f"{base}{card.pk}/move?{query}", rotting_class=" rotting" if card.rotting else "",
+            contact=escape(card.contact), amount=escape(money(card.amount, card.currency)),
+            owner=escape(card.owner) if card.owner else "—",
+            close=f" · {card.expected_close:%d/%m/%Y}" if card.expected_close else "", next_step=step, rotting=rotting,
             options=stage_options, **labels,
         ))  # fmt: skip
     return mark_safe("".join(cards))  # every value above is escaped

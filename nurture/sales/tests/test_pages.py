@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from nurture.accounts.models import User
 from nurture.contacts.models import Contact, Event
+from nurture.core import clock
+from nurture.sales import actions
 from nurture.sales.models import Deal, LostReason, Pipeline, Task
 from nurture.sales.tests.conftest import deal_for, lead, logged_in
 
@@ -28,6 +31,23 @@ def test_the_board_shows_stages_with_count_total_and_weighted(alice: User, bob: 
     assert '<span class="badge grey stage-count">2</span>' in consult
     assert "Total 30.000.000 ₫" in consult and "Weighted 3.000.000 ₫" in consult
     assert consult.count('draggable="true"') == 2 and consult.count('name="stage"') == 2
+
+
+def test_a_card_shows_its_contact_amount_owner_and_next_step(alice: User, bob: User, pipeline: Pipeline) -> None:
+    # Given bob's deal with a call due yesterday, and alice's deal with no open task
+    late = deal_for(bob, pipeline, amount=15_000_000)
+    actions.add_task(title="Gọi lại <báo giá>", due_at=clock.now() - timedelta(days=1), assignee=bob, deal=late)
+    deal_for(alice, pipeline, amount=0)
+    User.objects.filter(pk=bob.pk).update(first_name="Bình", last_name="Lê")
+
+    # When alice opens the board
+    page = logged_in(alice).get(f"/sales/pipelines/{pipeline.pk}/").content.decode()
+
+    # Then (newest first) bob's card names the contact, amount, bob and the overdue call, escaped; alice's has none
+    other_card, late_card = (c.split("</article>")[0] for c in page.split('<article class="deal-card')[1:])
+    assert "Trần Thị Hương · 15.000.000 ₫" in late_card and "Bình Lê" in late_card
+    assert 'next-step overdue">→ Gọi lại &lt;báo giá&gt;' in late_card
+    assert alice.username in other_card and "No next step" in other_card
 
 
 def test_a_move_asks_for_the_next_step_then_moves(alice: User, pipeline: Pipeline) -> None:
