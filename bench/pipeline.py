@@ -174,12 +174,11 @@ def main() -> None:
     os.environ.setdefault("NURTURE_VAR_DIR", str(scratch / "var"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nurture.settings")
     try:
-        import django
-
-        django.setup()
         from django.core.management import call_command
         from django.db import connections
         from django.test import Client
+
+        import nurture.wsgi  # noqa: F401 - set up as the web server is (the collector's settings included)
 
         call_command("migrate", verbosity=0)
         call_command("createcachetable", verbosity=0)
