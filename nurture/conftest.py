@@ -12,15 +12,6 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from nurture.accounts.actions import create_api_key
 from nurture.accounts.models import Team, User
-from nurture.lifecycle import stages
-
-
-@pytest.fixture(autouse=True)
-def _fresh_stage_cache() -> Iterator[None]:
-    # Stage ids are cached per process; each test database may hold new ones.
-    stages.clear_cache()
-    yield
-    stages.clear_cache()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ REVISION = "lifecycle"
 class ActiveSet:
     stage_set: StageSet | None  # None until the presets are installed
     stages: dict[int, Stage]
+    ids: dict[str, int]  # stage key → id
     rules: tuple[TransitionRule, ...]  # the active ones in priority order, their from_stages loaded
 
 
@@ -25,9 +26,10 @@ def current() -> ActiveSet:
 def _build() -> ActiveSet:
     stage_set = StageSet.objects.filter(is_active=True).order_by("pk").first()
     if stage_set is None:
-        return ActiveSet(None, {}, ())
+        return ActiveSet(None, {}, {}, ())
     rules = stage_set.rules.filter(is_active=True).prefetch_related("from_stages")
-    return ActiveSet(stage_set, {s.pk: s for s in stage_set.stages.all()}, tuple(rules))
+    stages = {s.pk: s for s in stage_set.stages.all()}
+    return ActiveSet(stage_set, stages, {s.key: s.pk for s in stages.values()}, tuple(rules))
 
 
 def watch() -> None:

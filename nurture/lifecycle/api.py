@@ -20,7 +20,6 @@ from nurture.lifecycle import actions, reports
 from nurture.lifecycle.actions import StageError
 from nurture.lifecycle.checklists import ITEMS
 from nurture.lifecycle.models import ChecklistItem, Stage, StageSet, TransitionRule
-from nurture.lifecycle.stages import clear_cache
 
 router = Router(tags=["lifecycle"])
 
@@ -166,7 +165,6 @@ def activate(request: HttpRequest, set_key: str, payload: ActivateIn) -> Activat
         moved = actions.activate_set(new, mapping, actor=acting_user(request))
     except StageError as exc:
         raise _invalid(exc) from None
-    clear_cache()
     new.refresh_from_db()
     return ActivateOut(moved=moved, stage_set=StageSetOut.build(new))
 

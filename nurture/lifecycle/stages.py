@@ -1,13 +1,7 @@
-"""Lookups of the active stage set's stages, cached per process and keyed by the active set.
-
-Every capture reads them. The key is the active set (lifecycle.active, checked against its revision), so a
-process whose cache predates a switch of stage set (made in another process) never files a lead under an
-inactive stage.
-"""
+"""Lookups of the active stage set's stages, as held by lifecycle.active: checked against its revision, so a
+process never files a lead under a stage of a set switched off in another process. Every capture reads them."""
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 from nurture.lifecycle import active
 from nurture.lifecycle.actions import install_presets
@@ -23,35 +17,26 @@ def active_set_id() -> int:
     return found.pk
 
 
-@lru_cache(maxsize=4)
-def _stage_ids(set_id: int) -> dict[str, int]:
-    return dict(Stage.objects.filter(stage_set_id=set_id).values_list("key", "id"))
-
-
-def _active_stage_ids() -> dict[str, int]:
-    return _stage_ids(active_set_id())
-
-
-def active_stages() -> list[Stage]:
+def _held() -> active.ActiveSet:
     held = active.current()
     if held.stage_set is None:
         active_set_id()  # installs the presets on a first run
         held = active.current()
-    return sorted(held.stages.values(), key=lambda stage: stage.position)
+    return held
+
+
+def active_stages() -> list[Stage]:
+    return sorted(_held().stages.values(), key=lambda stage: stage.position)
 
 
 def stage_id(key: str) -> int:
-    return _active_stage_ids()[key]
+    return _held().ids[key]
 
 
 def entry_stage_id(*, anonymous: bool = False) -> int:
-    ids = _active_stage_ids()
+    ids = _held().ids
     wanted = ANONYMOUS_STAGE if anonymous else ENTRY_STAGE
     if wanted in ids:
         return ids[wanted]
     # A custom stage set without these keys: new leads start in its first stage.
     return active_stages()[0].pk
-
-
-def clear_cache() -> None:
-    _stage_ids.cache_clear()

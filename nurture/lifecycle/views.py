@@ -26,7 +26,7 @@ from nurture.lifecycle.forms import (
     stage_initial,
 )
 from nurture.lifecycle.models import StageSet, TransitionRule
-from nurture.lifecycle.stages import active_set_id, clear_cache
+from nurture.lifecycle.stages import active_set_id
 
 REPORT_DAYS = 90
 
@@ -63,7 +63,6 @@ def edit_stages(request: HttpRequest, set_id: int) -> HttpResponse:
         except actions.StageError as exc:
             messages.error(request, exc.message)
         else:
-            clear_cache()
             messages.success(request, _("Stages saved."))
             return redirect("lifecycle:overview")
     return render(request, "lifecycle/stages.html", {"stage_set": stage_set, "formset": formset, "form": form})
@@ -81,7 +80,6 @@ def activate(request: HttpRequest, set_id: int) -> HttpResponse:
         except actions.StageError as exc:
             messages.error(request, exc.message)
         else:
-            clear_cache()
             messages.success(request, _("“%(set)s” is now active; %(n)s contacts moved.") % {"set": new, "n": moved})
             return redirect("lifecycle:overview")
     return render(request, "lifecycle/activate.html", {"old": old, "new": new, "form": form})
