@@ -23,7 +23,7 @@ from nurture.availability.calendar import Availability, NoWorkingTime
 from nurture.contacts.conditions import ConditionError, contact_q
 from nurture.contacts.models import Contact
 from nurture.core import clock
-from nurture.core.jobs import enqueue_many
+from nurture.core.jobs import KeyedJob
 from nurture.lifecycle.models import Stage
 from nurture.notifications.actions import Notice, notify, notify_many
 from nurture.routing import config
@@ -417,13 +417,14 @@ def _apply(
         for assignment in made:
             assignment.contact.owner, assignment.contact.updated_at = assignment.user, now
         Contact.objects.bulk_update([a.contact for a in made], ["owner", "updated_at"])
-        _announce([a for a in made if a.user is not None])
-        enqueue_many("routing.sla", [(f"sla:{a.pk}:{step}", {"assignment_id": a.pk, "step": step}, moment)
-                                     for a, step, moment in timers])  # fmt: skip
+        _announce([a for a in made if a.user is not None],
+                  [("routing.sla", f"sla:{a.pk}:{step}", {"assignment_id": a.pk, "step": step}, moment)
+                   for a, step, moment in timers])  # fmt: skip
     return made
 
 
-def _announce(assignments: Sequence[Assignment]) -> None:
+def _announce(assignments: Sequence[Assignment], timers: Sequence[KeyedJob]) -> None:
+    """The new reps' notices, their deliveries and the SLA timers: the notices' keys name these new assignments."""
     notices = []
     for assignment in assignments:
         contact, user = assignment.contact, assignment.user
@@ -434,7 +435,7 @@ def _announce(assignments: Sequence[Assignment]) -> None:
             user, "new_lead", _("New lead: %(name)s") % {"name": contact.full_name or contact.phone or contact.email},
             details, contact, f"/contacts/{contact.pk}/", f"assignment:{assignment.pk}",
         ))  # fmt: skip
-    notify_many(notices)
+    notify_many(notices, fresh_keys=True, jobs=timers)
 
 
 def _start_clocks(
