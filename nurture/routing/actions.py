@@ -24,6 +24,7 @@ from nurture.contacts.conditions import ConditionError, contact_q
 from nurture.contacts.models import Contact
 from nurture.core import clock
 from nurture.core.jobs import KeyedJob
+from nurture.core.writes import bulk_update
 from nurture.lifecycle.models import Stage
 from nurture.notifications.actions import Notice, notify, notify_many
 from nurture.routing import config
@@ -245,12 +246,18 @@ def choose(
     def lock(rule_ids: Iterable[int]) -> None:
         wanted = sorted(set(rule_ids) - rotation.keys(), key=order.__getitem__)
         if wanted:
-            locked = AssignmentRule.objects.select_for_update().filter(pk__in=wanted).order_by("priority", "id")
-            rotation.update((pk, Rotation(last_user_id)) for pk, last_user_id in locked.values_list("pk", "last_user"))
-            counts = RuleMember.objects.filter(rule_id__in=wanted).values_list("pk", "rule_id", "user_id", "assigned")
-            for pk, rule_id, user_id, assigned in counts:  # read after the lock: fresh counts
-                rotation[rule_id].rows[user_id] = pk
-                rotation[rule_id].assigned[user_id] = assigned
+            # One statement: the rules locked, with their members' counts (read under the lock: fresh).
+            locked = (
+                AssignmentRule.objects.select_for_update(of=("self",))
+                .filter(pk__in=wanted)
+                .order_by("priority", "id")
+                .values_list("pk", "last_user", "members__pk", "members__user_id", "members__assigned")
+            )
+            for rule_id, last_user_id, pk, user_id, assigned in locked:
+                turn = rotation.setdefault(rule_id, Rotation(last_user_id))
+                if pk is not None:  # a rule of a team's reps has no member rows before their first lead
+                    turn.rows[user_id] = pk
+                    turn.assigned[user_id] = assigned
 
     lock(first)
     choices: dict[int, Choice] = {}
@@ -320,12 +327,12 @@ def _save_rotation(rotation: Mapping[int, Rotation]) -> None:
     moved = {rule_id: turn for rule_id, turn in rotation.items() if turn.picked}
     if not moved:
         return
-    AssignmentRule.objects.bulk_update(
+    bulk_update(
         [AssignmentRule(pk=rule_id, last_user_id=turn.last_user_id) for rule_id, turn in moved.items()], ["last_user"]
     )
     counts = [RuleMember(pk=turn.rows[u], assigned=turn.assigned[u]) for turn in moved.values() for u in turn.picked
               if u in turn.rows]  # fmt: skip
-    RuleMember.objects.bulk_update(counts, ["assigned"])
+    bulk_update(counts, ["assigned"])
     RuleMember.objects.bulk_create(
         RuleMember(rule_id=rule_id, user_id=u, position=position, assigned=turn.assigned[u])
         for rule_id, turn in moved.items() for u, position in turn.picked.items() if u not in turn.rows
@@ -416,7 +423,7 @@ def _apply(
         Assignment.objects.bulk_create(made)
         for assignment in made:
             assignment.contact.owner, assignment.contact.updated_at = assignment.user, now
-        Contact.objects.bulk_update([a.contact for a in made], ["owner", "updated_at"])
+        bulk_update([a.contact for a in made], ["owner", "updated_at"])
         _announce([a for a in made if a.user is not None],
                   [("routing.sla", f"sla:{a.pk}:{step}", {"assignment_id": a.pk, "step": step}, moment)
                    for a, step, moment in timers])  # fmt: skip
