@@ -341,7 +341,7 @@ def _capture(
     new_leads = sorted(c.pk for c, anonymous in zip(new_contacts, new_anonymous, strict=True) if not anonymous)
     if new_leads:
         contacts_created.send(Contact, contact_ids=new_leads)  # routing assigns them here
-    events_recorded.send(Contact, events=events)
+    events_recorded.send(Contact, events=events, new_contact_ids=new_ids)
     return [r for r in results if r is not None]
 
 
