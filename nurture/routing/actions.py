@@ -342,9 +342,11 @@ def _save_rotation(rotation: Mapping[int, Rotation]) -> None:
 # --- assigning --------------------------------------------------------------------------------------
 
 
-def _routable(contact_ids: Iterable[int]) -> QuerySet[Contact]:
-    """Contacts as the rules' conditions read them (company, stage and owner included), in id order."""
-    return Contact.objects.filter(pk__in=list(contact_ids)).select_related("company", "stage", "owner").order_by("pk")
+def _routable(contact_ids: Iterable[int], *, owned: bool = True) -> QuerySet[Contact]:
+    """Contacts as the rules' conditions read them (company, stage and owner included), in id order. `owned=False`
+    for new leads: no owner to join (its columns are a sixth of the statement's cost)."""
+    related = ("company", "stage", "owner") if owned else ("company", "stage")
+    return Contact.objects.filter(pk__in=list(contact_ids)).select_related(*related).order_by("pk")
 
 
 def assign_new(contact_ids: Iterable[int]) -> list[Assignment]:
@@ -353,7 +355,7 @@ def assign_new(contact_ids: Iterable[int]) -> list[Assignment]:
     if not routing.capture_rules:
         return []  # routing not set up: leads stay unassigned, as before
     contacts = [
-        c for c in _routable(contact_ids) if c.owner_id is None
+        c for c in _routable(contact_ids, owned=False) if c.owner_id is None
     ]  # (in SQL, the planner may scan the owner index)
     if not contacts:
         return []
