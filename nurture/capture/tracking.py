@@ -244,7 +244,9 @@ def capture_and_stitch(leads: Sequence[LeadInput], **options: Any) -> list[Captu
     the contact the lead landed on (the identity app's merge: page views, score and first touch move), or,
     when the lead landed on the visitor's own contact, that contact leaves the Anonymous stage.
     """
-    with transaction.atomic():
+    # No savepoint of its own (a round trip each way on every capture): capture_leads has one for its retry, and
+    # the callers that go on after a failed capture open theirs (process_inbound, the tracking worker, combining).
+    with transaction.atomic(savepoint=False):
         results = capture_leads(leads, **options)
         pairs = {(lead.anonymous_id, r.contact_id) for lead, r in zip(leads, results, strict=True)
                  if lead.anonymous_id and not lead.is_anonymous}  # fmt: skip

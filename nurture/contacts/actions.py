@@ -24,7 +24,14 @@ from nurture.contacts.signals import (
 )
 from nurture.core import clock
 from nurture.core.normalise import fold, split_name
-from nurture.identity.candidates import candidates, current_config, lead_record, lock_keys, refresh_keys
+from nurture.identity.candidates import (
+    candidates,
+    current_config,
+    lead_record,
+    lock_keys,
+    new_record,
+    refresh_keys,
+)
 from nurture.identity.matching import Match, decide, names_conflict
 from nurture.identity.models import DuplicatePair
 from nurture.lifecycle import stages
@@ -317,14 +324,24 @@ def _capture(
         ],
         ignore_conflicts=True,  # a pair already proposed, or marked not the same person, stays as it is
     )
-    refresh_keys(new_ids | set(changed) | {i.contact_id for i in identities}, new=new_ids)
+    identities_of: dict[int, list[tuple[str, str]]] = {}
+    for identity in identities:
+        identities_of.setdefault(identity.contact_id, []).append((identity.kind, identity.value))
+    new_records = {
+        contact_of_group[g].pk: new_record(
+            contact_of_group[g], identities_of.get(contact_of_group[g].pk, []),
+            _merged_value([leads[i] for i in groups[g]], "company"),
+        )
+        for g in new_group_indexes
+    }  # fmt: skip
+    refresh_keys(set(changed) | identities_of.keys(), new=new_records)
     score_new_events(events)
     after_change({e.contact_id for e in events})
     # An anonymous website visitor is not a lead yet: it is announced when it identifies itself.
     new_leads = sorted(c.pk for c, anonymous in zip(new_contacts, new_anonymous, strict=True) if not anonymous)
     if new_leads:
         contacts_created.send(Contact, contact_ids=new_leads)  # routing assigns them here
-    events_recorded.send(Contact, events=events)
+    events_recorded.send(Contact, events=events, new_contact_ids=new_ids)
     return [r for r in results if r is not None]
 
 

@@ -16,7 +16,8 @@ contacts_created = Signal()
 stage_entered = Signal()
 # Someone logged a call, message, meeting or note on a contact; `contact_id`, `actor`, `at`.
 activity_logged = Signal()
-# Events were appended to timelines (captures, behaviour, messages, tracking); `events`: the Event rows.
+# Events were appended to timelines (captures, behaviour, messages, tracking); `events`: the Event rows, and
+# from a capture `new_contact_ids`: the contacts it created (nothing of theirs can be waiting for an event yet).
 events_recorded = Signal()
 # Contacts were merged (identity.merge_many, after their rows moved to the survivors); `merges`: the Merge rows.
 contacts_merged = Signal()

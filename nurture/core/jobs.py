@@ -90,12 +90,22 @@ def enqueue_on_commit(
         return Job.objects.get(idempotency_key=key)
 
 
+# (kind, idempotency key, payload, due_at): a job for enqueue_kinds.
+KeyedJob = tuple[str, str, dict[str, Any], datetime]
+
+
 def enqueue_many(kind: str, jobs: Iterable[tuple[str, dict[str, Any], datetime]]) -> None:
     """Queue several keyed jobs of one kind, (key, payload, due_at) each, in one statement; a key already
     queued keeps its first job."""
+    enqueue_kinds((kind, key, payload, due) for key, payload, due in jobs)
+
+
+def enqueue_kinds(jobs: Iterable[KeyedJob]) -> None:
+    """enqueue_many for jobs of several kinds, (kind, key, payload, due_at) each: still one statement."""
     now = clock.now()
     rows = [
-        Job(kind=kind, payload=payload, idempotency_key=key, due_at=due, created_at=now) for key, payload, due in jobs
+        Job(kind=kind, payload=payload, idempotency_key=key, due_at=due, created_at=now)
+        for kind, key, payload, due in jobs
     ]
     Job.objects.bulk_create(rows, ignore_conflicts=True)
 

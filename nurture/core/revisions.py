@@ -25,7 +25,7 @@ from nurture.core.models import Revision
 
 T = TypeVar("T")
 
-_held: dict[str, tuple[uuid.UUID, Any]] = {}
+_held: dict[str, tuple[Any, Any]] = {}
 _building = threading.Lock()
 
 
@@ -36,17 +36,25 @@ def bump(name: str) -> None:
     connection.nurture_revisions = None  # type: ignore[attr-defined]  # this transaction reads them again
 
 
-def _tokens() -> dict[str, uuid.UUID]:
+def _read() -> dict[str, Any]:
+    """Raw SQL, as every capture transaction runs it and the ORM would build it for twice its cost. The
+    tokens come as the backend returns them (UUID, or text on SQLite): they are only compared with each other."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT name, token FROM {Revision._meta.db_table}")
+        return dict(cursor.fetchall())
+
+
+def _tokens() -> dict[str, Any]:
     """Every revision's token: one query per transaction (a capture asks several snapshots), per call outside.
 
     Read again inside a savepoint: rolled back, it must not leave a token only it had written."""
     if not connection.in_atomic_block:
-        return dict(Revision.objects.values_list("name", "token"))
+        return _read()
     where = (connection.atomic_blocks[0], tuple(connection.savepoint_ids))
     memo = getattr(connection, "nurture_revisions", None)
     if memo is not None and memo[0][0] is where[0] and where[1][: len(memo[0][1])] == memo[0][1]:
         return memo[1]  # type: ignore[no-any-return]  # read in this transaction, under savepoints still open
-    tokens = dict(Revision.objects.values_list("name", "token"))
+    tokens = _read()
     connection.nurture_revisions = (where, tokens)  # type: ignore[attr-defined]
     return tokens
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from django.db import connection
 
 from nurture.contacts.leads import LeadInput
+from nurture.contacts.models import Contact
 from nurture.core import revisions
 from nurture.identity.matching import (
     DEFAULT_WEIGHTS,
@@ -100,11 +101,31 @@ def contact_records(ids: Iterable[int]) -> dict[int, Record]:
     return records
 
 
-def refresh_keys(contact_ids: Iterable[int], *, new: Iterable[int] = ()) -> None:
-    """Recompute the blocking keys of these contacts (after a capture, an edit, a merge); `new` ones, created
-    in this transaction, have none to delete."""
-    records = contact_records(contact_ids)
-    ids = sorted(records.keys() - set(new))
+def new_record(contact: Contact, identities: Iterable[tuple[str, str]], company: str) -> Record:
+    """The record contact_records would read back for a contact just inserted with these identities (`company`:
+    the name of its company, which matches the stored one once folded)."""
+    known: dict[str, list[str]] = {}
+    for kind, value in identities:
+        known.setdefault(kind, []).append(value)
+    return Record.build(
+        contact.pk,
+        name=contact.full_name,
+        phones=[contact.phone, *known.get("phone", [])],
+        emails=[contact.email, *known.get("email", [])],
+        external_ids=[f"{kind}:{v}" for kind in EXTERNAL_KINDS for v in known.get(kind, [])],
+        address=contact.address,
+        province=contact.province,
+        company=company,
+        birth_date=contact.birth_date,
+    )
+
+
+def refresh_keys(contact_ids: Iterable[int], *, new: Mapping[int, Record] | None = None) -> None:
+    """Recompute the blocking keys of these contacts (after a capture, an edit, a merge). `new`: the records of
+    contacts created in this transaction (new_record), which are not read back and have no keys to delete."""
+    new = new or {}
+    records = {**contact_records(set(contact_ids) - new.keys()), **new}
+    ids = sorted(records.keys() - new.keys())
     for start in range(0, len(ids), CHUNK):
         MatchKey.objects.filter(contact_id__in=ids[start : start + CHUNK]).delete()
     MatchKey.objects.bulk_create(

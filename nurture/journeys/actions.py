@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -413,12 +413,13 @@ def _enrol_quietly(journey: Journey, contact_ids: Iterable[int], data: Mapping[i
         enrol(journey, ids, data=data, source=source)
 
 
-def on_events(events: Sequence[Event]) -> None:
+def on_events(events: Sequence[Event], *, new_contact_ids: Set[int] = frozenset()) -> None:
     """Events were recorded: wake enrolments waiting for them, exit the unsubscribed, start event and segment
-    triggered journeys."""
+    triggered journeys. `new_contact_ids`: contacts created in this transaction, which no enrolment can be
+    waiting for (enrol starts them active; only the engine, in a later transaction, makes one wait)."""
     if not events:
         return
-    _wake(events)
+    _wake([e for e in events if e.contact_id not in new_contact_ids])
     unsubscribed = [e for e in events if e.type == UNSUBSCRIBED]
     if unsubscribed:
         _exit_unsubscribed(unsubscribed)

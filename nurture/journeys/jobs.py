@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from datetime import date
 from typing import Any
 
@@ -32,8 +32,8 @@ class WebhookFailed(RuntimeError):
 
 
 @receiver(events_recorded)
-def events_hook(sender: Any, events: Sequence[Event], **kwargs: Any) -> None:
-    actions.on_events(events)
+def events_hook(sender: Any, events: Sequence[Event], new_contact_ids: Set[int] = frozenset(), **kwargs: Any) -> None:
+    actions.on_events(events, new_contact_ids=new_contact_ids)
 
 
 @receiver(contacts_changed)

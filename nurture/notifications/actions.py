@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from nurture.accounts.models import User
 from nurture.contacts.models import Contact
 from nurture.core import clock, revisions
-from nurture.core.jobs import enqueue_many, enqueue_on_commit
+from nurture.core.jobs import KeyedJob, enqueue_kinds, enqueue_on_commit
 from nurture.core.models import Job
 from nurture.notifications.models import Notification, WebhookChannel
 
@@ -74,10 +74,16 @@ def notify(
     return notify_many([Notice(user, kind, title, body, contact, url, key)])[0]
 
 
-def notify_many(notices: Sequence[Notice]) -> list[Notification]:
+def notify_many(
+    notices: Sequence[Notice], *, fresh_keys: bool = False, jobs: Sequence[KeyedJob] = ()
+) -> list[Notification]:
     """The in-app notices, plus their email and webhook jobs, in the caller's transaction; returned in the order
     given. A notice with a key used before returns that first notice and queues nothing more. Without a url, a
-    notice about a contact links to the contact's page."""
+    notice about a contact links to the contact's page.
+
+    `fresh_keys`: every key names a row made in the caller's transaction (lead routing's new assignments), so
+    none can be in use: they are not looked up, and the insert needs no savepoint. `jobs`: the caller's own keyed
+    jobs (kind, key, payload, due_at), queued in the same statement as the deliveries."""
     now = clock.now()
     rows: list[Notification] = []
     for notice in notices:
@@ -94,6 +100,10 @@ def notify_many(notices: Sequence[Notice]) -> list[Notification]:
             url=url[:URL_LENGTH], created_at=now, key=notice.key,
         ))  # fmt: skip
     with transaction.atomic(savepoint=False):
+        if fresh_keys:
+            Notification.objects.bulk_create(rows)
+            enqueue_kinds([*_deliveries(rows), *jobs])
+            return rows
         keyed = Notification.objects.in_bulk([r.key for r in rows if r.key is not None], field_name="key")
         fresh = []
         for row in rows:
@@ -106,7 +116,7 @@ def notify_many(notices: Sequence[Notice]) -> list[Notification]:
                 Notification.objects.bulk_create(fresh)
         except IntegrityError:
             fresh = [_create_first(row, keyed) for row in fresh]
-        _queue_deliveries([row for row in fresh if row.key is None or keyed[row.key] is row])
+        enqueue_kinds([*_deliveries([row for row in fresh if row.key is None or keyed[row.key] is row]), *jobs])
     return [keyed[row.key] if row.key is not None else row for row in rows]
 
 
@@ -122,24 +132,24 @@ def _create_first(row: Notification, keyed: dict[str, Notification]) -> Notifica
     return row
 
 
-def _queue_deliveries(notices: Sequence[Notification]) -> None:
+def _deliveries(notices: Sequence[Notification]) -> list[KeyedJob]:
+    """The email and webhook jobs that send these notices."""
     if not notices:
-        return
+        return []
     channels = revisions.snapshot(
         "notifications", lambda: list(WebhookChannel.objects.filter(is_active=True).order_by("pk"))
     )
-    emails, webhooks = [], []
+    jobs: list[KeyedJob] = []
     now = clock.now()
     for notice in notices:
         user = notice.user
         if user.is_active and user.email:
-            emails.append((f"{EMAIL_JOB}:{notice.pk}", {"notification_id": notice.pk}, now))
+            jobs.append((EMAIL_JOB, f"{EMAIL_JOB}:{notice.pk}", {"notification_id": notice.pk}, now))
         for channel in channels:
             if channel.user_id in (None, user.pk) and channel.receives(notice.kind):
-                webhooks.append((f"{WEBHOOK_JOB}:{notice.pk}:{channel.pk}",
-                                 {"notification_id": notice.pk, "channel_id": channel.pk}, now))  # fmt: skip
-    enqueue_many(EMAIL_JOB, emails)
-    enqueue_many(WEBHOOK_JOB, webhooks)
+                jobs.append((WEBHOOK_JOB, f"{WEBHOOK_JOB}:{notice.pk}:{channel.pk}",
+                             {"notification_id": notice.pk, "channel_id": channel.pk}, now))  # fmt: skip
+    return jobs
 
 
 def mark_read(user: User, ids: Iterable[int] | None = None, *, all_unread: bool = False) -> int:

@@ -23,7 +23,8 @@ from nurture.availability.calendar import Availability, NoWorkingTime
 from nurture.contacts.conditions import ConditionError, contact_q
 from nurture.contacts.models import Contact
 from nurture.core import clock
-from nurture.core.jobs import enqueue_many
+from nurture.core.jobs import KeyedJob
+from nurture.core.writes import bulk_update
 from nurture.lifecycle.models import Stage
 from nurture.notifications.actions import Notice, notify, notify_many
 from nurture.routing import config
@@ -245,12 +246,18 @@ def choose(
     def lock(rule_ids: Iterable[int]) -> None:
         wanted = sorted(set(rule_ids) - rotation.keys(), key=order.__getitem__)
         if wanted:
-            locked = AssignmentRule.objects.select_for_update().filter(pk__in=wanted).order_by("priority", "id")
-            rotation.update((pk, Rotation(last_user_id)) for pk, last_user_id in locked.values_list("pk", "last_user"))
-            counts = RuleMember.objects.filter(rule_id__in=wanted).values_list("pk", "rule_id", "user_id", "assigned")
-            for pk, rule_id, user_id, assigned in counts:  # read after the lock: fresh counts
-                rotation[rule_id].rows[user_id] = pk
-                rotation[rule_id].assigned[user_id] = assigned
+            # One statement: the rules locked, with their members' counts (read under the lock: fresh).
+            locked = (
+                AssignmentRule.objects.select_for_update(of=("self",))
+                .filter(pk__in=wanted)
+                .order_by("priority", "id")
+                .values_list("pk", "last_user", "members__pk", "members__user_id", "members__assigned")
+            )
+            for rule_id, last_user_id, pk, user_id, assigned in locked:
+                turn = rotation.setdefault(rule_id, Rotation(last_user_id))
+                if pk is not None:  # a rule of a team's reps has no member rows before their first lead
+                    turn.rows[user_id] = pk
+                    turn.assigned[user_id] = assigned
 
     lock(first)
     choices: dict[int, Choice] = {}
@@ -320,12 +327,12 @@ def _save_rotation(rotation: Mapping[int, Rotation]) -> None:
     moved = {rule_id: turn for rule_id, turn in rotation.items() if turn.picked}
     if not moved:
         return
-    AssignmentRule.objects.bulk_update(
+    bulk_update(
         [AssignmentRule(pk=rule_id, last_user_id=turn.last_user_id) for rule_id, turn in moved.items()], ["last_user"]
     )
     counts = [RuleMember(pk=turn.rows[u], assigned=turn.assigned[u]) for turn in moved.values() for u in turn.picked
               if u in turn.rows]  # fmt: skip
-    RuleMember.objects.bulk_update(counts, ["assigned"])
+    bulk_update(counts, ["assigned"])
     RuleMember.objects.bulk_create(
         RuleMember(rule_id=rule_id, user_id=u, position=position, assigned=turn.assigned[u])
         for rule_id, turn in moved.items() for u, position in turn.picked.items() if u not in turn.rows
@@ -335,9 +342,11 @@ def _save_rotation(rotation: Mapping[int, Rotation]) -> None:
 # --- assigning --------------------------------------------------------------------------------------
 
 
-def _routable(contact_ids: Iterable[int]) -> QuerySet[Contact]:
-    """Contacts as the rules' conditions read them (company, stage and owner included), in id order."""
-    return Contact.objects.filter(pk__in=list(contact_ids)).select_related("company", "stage", "owner").order_by("pk")
+def _routable(contact_ids: Iterable[int], *, owned: bool = True) -> QuerySet[Contact]:
+    """Contacts as the rules' conditions read them (company, stage and owner included), in id order. `owned=False`
+    for new leads: no owner to join (its columns are a sixth of the statement's cost)."""
+    related = ("company", "stage", "owner") if owned else ("company", "stage")
+    return Contact.objects.filter(pk__in=list(contact_ids)).select_related(*related).order_by("pk")
 
 
 def assign_new(contact_ids: Iterable[int]) -> list[Assignment]:
@@ -346,7 +355,7 @@ def assign_new(contact_ids: Iterable[int]) -> list[Assignment]:
     if not routing.capture_rules:
         return []  # routing not set up: leads stay unassigned, as before
     contacts = [
-        c for c in _routable(contact_ids) if c.owner_id is None
+        c for c in _routable(contact_ids, owned=False) if c.owner_id is None
     ]  # (in SQL, the planner may scan the owner index)
     if not contacts:
         return []
@@ -416,14 +425,15 @@ def _apply(
         Assignment.objects.bulk_create(made)
         for assignment in made:
             assignment.contact.owner, assignment.contact.updated_at = assignment.user, now
-        Contact.objects.bulk_update([a.contact for a in made], ["owner", "updated_at"])
-        _announce([a for a in made if a.user is not None])
-        enqueue_many("routing.sla", [(f"sla:{a.pk}:{step}", {"assignment_id": a.pk, "step": step}, moment)
-                                     for a, step, moment in timers])  # fmt: skip
+        bulk_update([a.contact for a in made], ["owner", "updated_at"])
+        _announce([a for a in made if a.user is not None],
+                  [("routing.sla", f"sla:{a.pk}:{step}", {"assignment_id": a.pk, "step": step}, moment)
+                   for a, step, moment in timers])  # fmt: skip
     return made
 
 
-def _announce(assignments: Sequence[Assignment]) -> None:
+def _announce(assignments: Sequence[Assignment], timers: Sequence[KeyedJob]) -> None:
+    """The new reps' notices, their deliveries and the SLA timers: the notices' keys name these new assignments."""
     notices = []
     for assignment in assignments:
         contact, user = assignment.contact, assignment.user
@@ -434,7 +444,7 @@ def _announce(assignments: Sequence[Assignment]) -> None:
             user, "new_lead", _("New lead: %(name)s") % {"name": contact.full_name or contact.phone or contact.email},
             details, contact, f"/contacts/{contact.pk}/", f"assignment:{assignment.pk}",
         ))  # fmt: skip
-    notify_many(notices)
+    notify_many(notices, fresh_keys=True, jobs=timers)
 
 
 def _start_clocks(

@@ -8,4 +8,8 @@ class SegmentsConfig(AppConfig):
     label = "segments"
 
     def ready(self) -> None:
-        from nurture.segments import jobs  # noqa: F401  (registers the refresh jobs)
+        from nurture.core import revisions
+        from nurture.segments import jobs  # registers the refresh jobs
+        from nurture.segments.models import Segment
+
+        revisions.watch(jobs.REVISION, Segment)

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from django.dispatch import receiver
 
 from nurture.contacts.signals import contacts_changed
+from nurture.core import revisions
 from nurture.core.jobs import daily, enqueue_on_commit, job_handler
 from nurture.core.models import Job
 from nurture.segments import actions
@@ -23,10 +24,18 @@ def run_refresh_contacts(job: Job) -> None:
     actions.refresh_contacts(job.payload["contact_ids"])
 
 
+REVISION = "segments"
+
+
+def any_dynamic() -> bool:
+    """Whether a dynamic segment exists: held per process (core.revisions), as every capture asks."""
+    return revisions.snapshot(REVISION, Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exists)
+
+
 @receiver(contacts_changed)
 def queue_refresh(sender: object, contact_ids: Iterable[int], **kwargs: object) -> None:
     """Contacts were captured or changed: check them against the dynamic segments soon after (a durable job)."""
-    if Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exists():
+    if any_dynamic():
         enqueue_on_commit("segments.refresh_contacts", {"contact_ids": sorted(set(contact_ids))})
 
 

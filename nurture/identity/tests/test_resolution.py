@@ -20,7 +20,7 @@ from nurture.contacts.leads import parse_lead
 from nurture.contacts.models import Consent, Contact, Event, Identity, Note
 from nurture.identity import batch
 from nurture.identity.actions import MergeError, mark_not_same, merge_contacts, merge_pair, open_pairs, unmerge
-from nurture.identity.candidates import lead_record
+from nurture.identity.candidates import contact_records, lead_record
 from nurture.identity.matching import Record, blocking_keys
 from nurture.identity.models import DedupeRun, DuplicatePair, MatchKey, MatchSettings, Merge
 from nurture.lifecycle.models import StageChange
@@ -256,6 +256,24 @@ def test_keys_are_those_of_the_engine() -> None:
     contact = capture(full_name="Phan Quốc Trung", phone="0912345001", email="trung@example.vn")
     record = Record.build(contact.pk, name=contact.full_name, phones=[contact.phone], emails=[contact.email])
     assert set(MatchKey.objects.filter(contact=contact).values_list("key", flat=True)) == blocking_keys(record)
+
+
+def test_a_new_contacts_keys_are_those_it_would_have_if_read_back() -> None:
+    # Given a contact already holding a phone, and a batch of two leads of one new person sharing that phone
+    capture(full_name="Lý Văn Hùng", phone="0912345009")
+    leads = [
+        parse_lead({"full_name": "Lý Thị Mai", "phone": "0912345009", "email": "mai.ly@example.vn",
+                    "zalo_id": "z-mai", "birth_date": "1990-04-05", "address": "18 Trần Phú", "company": "Cty ABC"}),
+        parse_lead({"full_name": "Lý Thị Mai", "email": "mai@xyz.vn", "zalo_id": "z-mai"}),
+    ]  # fmt: skip
+    # When they are captured (the keys of the new contact are built from what was inserted)
+    results = capture_leads(leads, event_type=Event.Type.API_CAPTURED, source_label="api")
+    # Then it is a new contact whose keys are those of its record as the database holds it
+    pk = results[0].contact_id
+    assert results[0].created and results[1].contact_id == pk
+    keys = set(MatchKey.objects.filter(contact_id=pk).values_list("key", flat=True))
+    assert keys == blocking_keys(contact_records([pk])[pk])
+    assert {"e:mai.ly@example.vn", "e:mai@xyz.vn", "x:zalo:z-mai", "b:1990-04-05"} <= keys
 
 
 def test_dedupe_command(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from nurture.accounts.models import User
 from nurture.contacts.actions import EventInput, record_events
@@ -299,6 +301,24 @@ def test_wait_event_wakes_on_the_event_or_times_out(frozen: Any) -> None:
     e2.refresh_from_db()
     assert runs(e2) == [("attend", "timeout"), ("late", "done")]
     assert list(missed.tags.values_list("name", flat=True)) == ["vắng"]
+
+
+def test_a_capture_wakes_its_known_contact_and_does_not_look_for_new_ones(frozen: Any) -> None:
+    # Given a contact waiting for a second form
+    j = journey(("again", {"type": "wait_event", "event": "form_submitted", "timeout": {"days": 3}}),
+                ("tag", {"type": "add_tag", "tag": "quay lại"}))  # fmt: skip
+    known = capture()
+    e = enrolled(j, known)
+    drain()
+    # When a new person submits the form, then no query looks for their waiting enrolments
+    with CaptureQueriesContext(connection) as queries:
+        capture()
+    assert not [q for q in queries.captured_queries if 'FROM "journeys_enrolment"' in q["sql"]]
+    # When the known contact submits it again, then the capture wakes them and the engine goes on
+    capture(full_name=known.full_name, phone=known.phone)
+    drain()
+    e.refresh_from_db()
+    assert runs(e) == [("again", "event"), ("tag", "done")]
 
 
 def test_branch_takes_yes_or_no_by_the_condition(frozen: Any) -> None:

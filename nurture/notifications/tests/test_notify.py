@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import time_machine
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from nurture.accounts.models import User
 from nurture.contacts.models import Contact
@@ -89,6 +90,29 @@ def test_no_email_without_an_address_and_no_channel_no_webhook(alice: User) -> N
     notify(alice, kind="info", title="Chào mừng")
     # Then only the in-app notice is written
     assert (Notification.objects.count(), Job.objects.count()) == (1, 0)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_fresh_keys_and_the_callers_jobs_take_two_statements(alice_mail: User, lead: Contact) -> None:
+    # Given a notice keyed by a row the caller just made, and a timer of the caller's
+    notice = actions.Notice(alice_mail, "new_lead", lead_title(lead), contact=lead, key="assignment:1")
+    timer = ("routing.sla", "sla:1:breach", {"assignment_id": 1, "step": "breach"}, clock.now())
+    # When it is sent with fresh_keys
+    with CaptureQueriesContext(connection) as queries:
+        made = actions.notify_many([notice], fresh_keys=True, jobs=[timer])
+    # Then one insert of the notice, one of the email job and the timer; no lookup of the key, no savepoint
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert [sql.split('"')[1] for sql in statements if sql.startswith("INSERT")] == [
+        "notifications_notification",
+        "core_job",
+    ]
+    assert not [sql for sql in statements if "SAVEPOINT" in sql or 'FROM "notifications_notification"' in sql]
+    n = made[0].pk
+    assert list(Notification.objects.values_list("pk", "key")) == [(n, "assignment:1")]
+    assert jobs() == [
+        ("notifications.email", {"notification_id": n}, f"notifications.email:{n}"),
+        ("routing.sla", {"assignment_id": 1, "step": "breach"}, "sla:1:breach"),
+    ]
 
 
 def test_bad_notices_are_refused_and_nothing_written(alice_mail: User) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from nurture.contacts.actions import EventInput, change_stage, record_events
 from nurture.contacts.models import Contact, Event, Tag
 from nurture.core import clock, jobs
 from nurture.core.jobs import enqueue_on_commit, process_due_jobs
-from nurture.core.models import Job
+from nurture.core.models import Job, Revision
 from nurture.identity.actions import merge_contacts
 from nurture.lifecycle import stages
 from nurture.lifecycle.models import Stage, StageChange
@@ -278,3 +279,31 @@ def test_a_changed_contact_enters_and_leaves_within_the_next_worker_run() -> Non
     process_due_jobs()
     assert [t for _c, t, _d in segment_events()] == ["segment_entered", "segment_left"]
     assert Segment.objects.get(pk=segment.pk).member_count == 0
+
+
+def test_captures_ask_for_dynamic_segments_once_until_segments_change() -> None:
+    # Given no dynamic segment, and the answer held after a first capture
+    capture(full_name="Lê Văn Bình", phone="0987000201")
+    # When another lead is captured, then no query asks for dynamic segments and no refresh is queued
+    with CaptureQueriesContext(connection) as queries:
+        capture(full_name="Trần Thị Cúc", phone="0987000202")
+    assert not [q for q in queries.captured_queries if "segments_segment" in q["sql"]]
+    assert not Job.objects.filter(kind="segments.refresh_contacts").exists()
+    # When a dynamic segment is saved, then the next capture queues a refresh of its contact
+    dynamic(WEBINAR_NOT_CUSTOMER)
+    lead = capture(full_name="Phạm Văn Dũng", phone="0987000203")
+    assert [j.payload for j in Job.objects.filter(kind="segments.refresh_contacts")] == [{"contact_ids": [lead.pk]}]
+
+
+def test_a_segment_made_by_another_process_is_seen_by_the_next_transaction() -> None:
+    # Given the held answer "no dynamic segment"
+    capture(full_name="Lê Văn Bình", phone="0987000201")
+    # When another process adds one (here: without signals, then its token, as its bump would)
+    now = clock.now()
+    other = Segment(name="Khác", kind="dynamic", conditions=WEBINAR_NOT_CUSTOMER, created_at=now, updated_at=now)
+    Segment.objects.bulk_create([other])
+    Revision.objects.filter(name="segments").update(token=uuid.uuid4())
+    connection.nurture_revisions = None  # type: ignore[attr-defined]  # as a new transaction starts (the test is one)
+    # Then the next capture queues a refresh
+    lead = capture(full_name="Trần Thị Cúc", phone="0987000202")
+    assert [j.payload for j in Job.objects.filter(kind="segments.refresh_contacts")] == [{"contact_ids": [lead.pk]}]
