@@ -25,7 +25,6 @@ from nurture.capture.models import StagedEvent, TrackedSite
 from nurture.contacts.actions import CaptureResult, after_change, capture_leads, change_stage
 from nurture.contacts.leads import FieldError, InvalidLead, LeadInput, parse_lead
 from nurture.contacts.models import Contact, Event, Identity
-from nurture.contacts.signals import contacts_created
 from nurture.lifecycle import stages
 from nurture.lifecycle.models import Stage, StageChange
 
@@ -272,8 +271,8 @@ def stitch(anonymous_id: str, contact_id: int) -> None:
                 contact, to_stage=Stage.objects.select_related("stage_set").get(pk=entry_stage),
                 cause=StageChange.Cause.CAPTURE, reason=_("Identified on the website"),
             )  # fmt: skip
-            after_change([contact_id])  # rules that wait for a lead (its points may already make it an MQL)
-            contacts_created.send(Contact, contact_ids=[contact_id])  # a new lead: routing assigns it
+            # Rules that wait for a lead (its points may already make it an MQL); a new lead: routing assigns it.
+            after_change([contact_id], new_leads=[contact_id])
         return
     if holder is None:
         return  # the visitor's page views are still staged: the worker will find this contact by the id

@@ -336,20 +336,21 @@ def _capture(
     }  # fmt: skip
     refresh_keys(set(changed) | identities_of.keys(), new=new_records)
     score_new_events(events)
-    after_change({e.contact_id for e in events})
     # An anonymous website visitor is not a lead yet: it is announced when it identifies itself.
     new_leads = sorted(c.pk for c, anonymous in zip(new_contacts, new_anonymous, strict=True) if not anonymous)
-    if new_leads:
-        contacts_created.send(Contact, contact_ids=new_leads)  # routing assigns them here
+    after_change({e.contact_id for e in events}, new_leads=new_leads)
     events_recorded.send(Contact, events=events, new_contact_ids=new_ids)
     return [r for r in results if r is not None]
 
 
-def after_change(contact_ids: Iterable[int]) -> None:
+def after_change(contact_ids: Iterable[int], *, new_leads: Sequence[int] = ()) -> None:
     """Inside the transaction that changed these contacts (scores already updated): lifecycle rules move
-    them, and listeners (segments) hear about it."""
+    them, routing assigns the new leads among them, then listeners (journeys, segments) hear about it, so that
+    their filters see each lead's stage and owner."""
     ids = sorted(set(contact_ids))
     apply_rules(ids)
+    if new_leads:
+        contacts_created.send(Contact, contact_ids=new_leads)  # routing assigns them here
     contacts_changed.send(Contact, contact_ids=ids)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from nurture.accounts.models import User
 from nurture.contacts.actions import EventInput, change_stage, record_events
 from nurture.contacts.models import Event
 from nurture.identity.actions import merge_contacts, unmerge
@@ -16,6 +17,7 @@ from nurture.journeys.models import Enrolment, Journey, StepRun
 from nurture.journeys.tests.conftest import START, capture, drain, graph, journey
 from nurture.lifecycle.models import Stage
 from nurture.messaging.actions import set_preferences
+from nurture.routing import actions as routing
 from nurture.scoring.actions import save_rule
 from nurture.segments.actions import add_to_list, save_segment
 
@@ -70,6 +72,19 @@ def test_stage_segment_and_score_band_triggers(frozen: Any) -> None:
     # And a second event while hot does not enrol c again
     record_events([EventInput(c.pk, "webinar_attended")])
     assert states(hot) == [(c.pk, "active")]
+
+
+def test_a_lead_hot_on_capture_is_enrolled_with_the_owner_routing_gave_it(frozen: Any) -> None:
+    # Given a journey for hot leads of rep Lan, form leads worth 60 points, and a rule giving every lead to Lan
+    lan = User.objects.create_user(username="lan", role=User.Role.SALES_REP)
+    routing.save_rule(None, {"name": "Everyone", "priority": 1}, [(lan, 1)])
+    save_rule(None, {"name": "Form", "kind": "behaviour", "event_type": "form_submitted", "points": 60}, actor=None)
+    hot = journey(TAG, trigger={"type": "score_band", "band": "hot",
+                                "filter": {"field": "owner", "op": "eq", "value": "lan"}})  # fmt: skip
+    # When a form lead is captured
+    lead = capture()
+    # Then the journey's filter saw the owner the capture's routing gave the lead: it is enrolled
+    assert lead.owner == lan and states(hot) == [(lead.pk, "active")]
 
 
 @pytest.mark.parametrize(("rule", "days", "expected"), [("never", None, 1), ("always", None, 2), ("after_days", 30, 1)])
