@@ -20,10 +20,11 @@ class ActiveSet:
 
 
 def current() -> ActiveSet:
-    return revisions.snapshot(REVISION, _build)
+    return revisions.snapshot(REVISION, build)
 
 
-def _build() -> ActiveSet:
+def build() -> ActiveSet:
+    """Read afresh (what current() holds)."""
     stage_set = StageSet.objects.filter(is_active=True).order_by("pk").first()
     if stage_set is None:
         return ActiveSet(None, {}, {}, ())

@@ -20,8 +20,9 @@ def active_set_id() -> int:
 def _held() -> active.ActiveSet:
     held = active.current()
     if held.stage_set is None:
-        active_set_id()  # installs the presets on a first run
-        held = active.current()
+        install_presets()  # a first run
+        # Read afresh: this transaction's revision token may predate the presets another process just installed.
+        held = active.build()
     return held
 
 

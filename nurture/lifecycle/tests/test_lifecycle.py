@@ -16,7 +16,7 @@ from nurture.contacts.leads import parse_lead
 from nurture.contacts.models import Contact, Event
 from nurture.core import clock
 from nurture.core.jobs import process_due_jobs
-from nurture.lifecycle import actions, reports, stages
+from nurture.lifecycle import actions, active, reports, stages
 from nurture.lifecycle.actions import StageError, StageInput
 from nurture.lifecycle.models import Stage, StageChange, StageSet, TransitionRule
 from nurture.scoring.models import PointsRule
@@ -261,3 +261,13 @@ def test_time_in_stage_and_conversion() -> None:
     assert rows["mql"].entered == 2 and rows["mql"].moved_on == 0  # lost is not moving on
     assert rows["mql"].avg_days == pytest.approx(4.0) and rows["mql"].now == 1
     assert (pair.entered, pair.converted, pair.rate) == (4, 2, 0.5)
+
+
+def test_presets_installed_by_another_process_meanwhile_still_give_the_entry_stage(monkeypatch: Any) -> None:
+    # Given the presets installed by another process after this transaction read its revision token, so that the
+    # set this process holds for that token is "none yet"
+    actions.install_presets()
+    monkeypatch.setattr(active, "current", lambda: active.ActiveSet(None, {}, {}, ()))
+    # Then the entry stage is found all the same (read afresh), not looked up in the empty held set
+    assert Stage.objects.get(pk=stages.entry_stage_id()).key == "lead"
+    assert [s.key for s in stages.active_stages()][:2] == ["anonymous", "lead"]
