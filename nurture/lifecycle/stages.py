@@ -5,16 +5,8 @@ from __future__ import annotations
 
 from nurture.lifecycle import active
 from nurture.lifecycle.actions import install_presets
-from nurture.lifecycle.models import Stage, StageSet
+from nurture.lifecycle.models import Stage
 from nurture.lifecycle.presets import ANONYMOUS_STAGE, ENTRY_STAGE
-
-
-def active_set_id() -> int:
-    found = active.current().stage_set
-    if found is None:
-        install_presets()
-        found = StageSet.objects.filter(is_active=True).get()
-    return found.pk
 
 
 def _held() -> active.ActiveSet:
@@ -24,6 +16,12 @@ def _held() -> active.ActiveSet:
         # Read afresh: this transaction's revision token may predate the presets another process just installed.
         held = active.build()
     return held
+
+
+def active_set_id() -> int:
+    stage_set = _held().stage_set
+    assert stage_set is not None  # the presets make one active
+    return stage_set.pk
 
 
 def active_stages() -> list[Stage]:
