@@ -87,8 +87,16 @@ class Contact(models.Model):
     updated_at = models.DateTimeField(_("updated"))
     last_activity_at = models.DateTimeField(_("last activity"))
     # Set when this contact was merged into another: a tombstone that redirects to the survivor.
+    # Indexed only where set (Meta): nearly every row is NULL, and a whole-column index tempted the planner to
+    # scan it for "IS NULL" whenever statistics were missing or stale.
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("merged into")
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("merged into"),
+        db_index=False,
     )
 
     class Meta:
@@ -97,6 +105,13 @@ class Contact(models.Model):
             models.Index(fields=["-last_activity_at", "-id"], name="contact_activity"),
             models.Index(fields=["stage", "-created_at"], name="contact_stage_created"),
             models.Index(fields=["owner", "-created_at"], name="contact_owner_created"),
+            models.Index(
+                fields=["merged_into"], name="contact_merged_into", condition=models.Q(merged_into__isnull=False)
+            ),
+            # Each rep's open leads: routing's workload, counted on every capture.
+            models.Index(
+                fields=["owner", "stage"], name="contact_live_owner_stage", condition=models.Q(merged_into__isnull=True)
+            ),
             models.Index(fields=["source"], name="contact_source"),
             models.Index(fields=["campaign"], name="contact_campaign"),
             models.Index(fields=["-score", "-id"], name="contact_score"),

@@ -28,6 +28,11 @@ def active_stages() -> list[Stage]:
     return sorted(_held().stages.values(), key=lambda stage: stage.position)
 
 
+def open_stage_ids() -> list[int]:
+    """The active set's stages a lead is still being worked in (neither won nor lost)."""
+    return sorted(pk for pk, stage in _held().stages.items() if stage.outcome == Stage.Outcome.OPEN)
+
+
 def stage_id(key: str) -> int:
     return _held().ids[key]
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, Count, Max, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Max, OuterRef, QuerySet, Subquery, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,6 +25,7 @@ from nurture.contacts.models import Contact
 from nurture.core import clock
 from nurture.core.jobs import KeyedJob
 from nurture.core.writes import bulk_update
+from nurture.lifecycle import stages
 from nurture.lifecycle.models import Stage
 from nurture.notifications.actions import Notice, notify, notify_many
 from nurture.routing import config
@@ -177,17 +178,24 @@ def _load(rules: Iterable[config.Rule], now: datetime) -> dict[int, Workload]:
     day_capped = [m.user.pk for m, cap in zip(members, capacities, strict=True) if cap and cap.max_per_day is not None]
     if ids := sorted(set(fewest_open + open_capped)):
         open_counts = (
-            Contact.objects.filter(owner_id__in=ids, merged_into__isnull=True, stage__outcome=Stage.Outcome.OPEN)
+            Contact.objects.filter(owner_id__in=ids, merged_into__isnull=True, stage_id__in=stages.open_stage_ids())
             .values_list("owner_id")
             .annotate(n=Count("pk"))
+            .order_by()
         )
         for user_id, n in open_counts:
             loads[user_id].open_leads = n
     if ids := sorted(set(fewest_open + day_capped)):
+        # Today's rows only, on the (user, at) index: the whole history grows with every lead.
         midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-        assigned = Assignment.objects.filter(user_id__in=ids).values_list("user_id")
-        for user_id, n, last in assigned.annotate(n=Count("pk", filter=Q(at__gte=midnight)), last=Max("at")):
+        today = Assignment.objects.filter(user_id__in=ids, at__gte=midnight).values_list("user_id")
+        for user_id, n, last in today.annotate(n=Count("pk"), last=Max("at")).order_by():
             loads[user_id].today, loads[user_id].last_at = n, last
+    if earlier := sorted({u for u in fewest_open if loads[u].last_at is None}):
+        # Fewest-open breaks a tie by the longest wait: a rep with no lead today waits since their last one.
+        latest = Assignment.objects.filter(user_id=OuterRef("pk")).order_by("-at").values("at")[:1]
+        for user_id, last in User.objects.filter(pk__in=earlier).values_list("pk", Subquery(latest)):
+            loads[user_id].last_at = last
     return loads
 
 

@@ -133,6 +133,21 @@ def test_reps_on_leave_outside_hours_or_full_are_skipped_with_the_reason() -> No
     assert third.owner is None and Assignment.objects.get(contact=third).in_queue  # everyone away or full
 
 
+def test_fewest_open_gives_a_tie_to_the_rep_who_has_waited_longest_since_an_earlier_day() -> None:
+    a, b, c = reps(3)
+    rule([a, b, c], "fewest_open")
+    with time_machine.travel("2026-02-26 10:00 +07:00", tick=False):  # Thursday
+        thursday = capture()
+    with time_machine.travel("2026-02-27 10:00 +07:00", tick=False):  # Friday: a has an open lead
+        friday = capture()
+        actions.reassign([thursday.pk, friday.pk], None, actor=None)  # both back to the queue: nobody has one open
+    assert (thursday.owner, friday.owner) == (a, b)
+    with time_machine.travel(MONDAY_10, tick=False):
+        assert capture().owner == c  # never had a lead
+    with time_machine.travel("2026-03-02 10:05 +07:00", tick=False):
+        assert capture().owner == a  # waiting since Thursday, b since Friday
+
+
 def test_after_hours_and_on_tet_nobody_is_available() -> None:
     a = reps(1)[0]
     rule([a])
