@@ -120,6 +120,8 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "nurture_cache",
+        # Above Django's 300: the best-time patterns hold an entry per (source, province) seen in a year.
+        "OPTIONS": {"MAX_ENTRIES": 50_000},
     }
 }
 

@@ -23,6 +23,11 @@ def run_rescore(job: Job) -> None:
     apply_rules()  # new scores may meet a transition rule (engagement ≥ 50 → MQL)
 
 
+@job_handler(prediction.PRIORS_JOB)
+def refresh_best_time_priors(job: Job) -> None:
+    prediction.refresh_priors()
+
+
 @daily("scoring.decay", hour=2)
 def run_decay(job: Job) -> None:
     actions.decay_all()

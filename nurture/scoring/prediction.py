@@ -31,7 +31,7 @@ from django.utils.translation import ngettext
 from nurture.accounts.models import User
 from nurture.contacts.models import Contact, Event
 from nurture.core import clock
-from nurture.core.jobs import enqueue_on_commit
+from nurture.core.jobs import enqueue_many, enqueue_on_commit
 from nurture.scoring import predict, training
 from nurture.scoring.actions import scoring_settings
 from nurture.scoring.models import ModelVersion, Prediction, ScoringSettings, TrainingRun
@@ -339,7 +339,7 @@ PRIOR_EVENTS = 5
 MIN_SIMILAR_EVENTS = 30  # fewer events from same-source, same-province leads: use all leads instead
 WINDOW_HOURS = 2
 HISTORY_DAYS = 365  # other leads' events looked at
-PRIOR_CACHE_SECONDS = 6 * 3600
+PRIORS_REFRESH_SECONDS = 6 * 3600  # other leads' patterns change slowly
 # Logged calls count only when someone picked up.
 UNANSWERED = ("no_answer", "missed", "busy", "failed", "voicemail")
 
@@ -391,26 +391,50 @@ def _histogram(events: QuerySet[Event]) -> Histogram:
     return Counter({(g["weekday"], g["hour"]): g["n"] for g in groups})
 
 
+PRIORS_JOB = "scoring.best_time_priors"
+PRIORS_STAMP = "scoring:best-time:at"  # when the worker last computed the patterns; gone: time to again
+PRIORS_ALL = "scoring:best-time:all"
+
+
+def _prior_key(source: str, province: str) -> str:
+    # A stable digest (hash() differs per process) keeps the key short and shared by every process.
+    return "scoring:best-time:" + hashlib.sha1(f"{source}\n{province}".encode()).hexdigest()
+
+
+def refresh_priors() -> None:
+    """Every (source, province)'s pattern and everyone's, from a year of answered engagement in one pass: a worker
+    job, as a page computing one took most of a second. The patterns outlive the stamp, so that pages go on
+    reading the last ones while the next are computed."""
+    now = clock.now()
+    zone = training.local_zone()
+    recent = _answered_engagement().filter(
+        at__gte=now - timedelta(days=HISTORY_DAYS), at__lte=now, contact__merged_into__isnull=True
+    )
+    groups = (
+        recent.annotate(weekday=ExtractIsoWeekDay("at", tzinfo=zone), hour=ExtractHour("at", tzinfo=zone))
+        .values_list("contact__source", "contact__province", "weekday", "hour")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    patterns: dict[str, Histogram] = {PRIORS_ALL: Counter()}
+    for source, province, weekday, hour, n in groups:
+        patterns.setdefault(_prior_key(source, province), Counter())[(weekday, hour)] += n
+        patterns[PRIORS_ALL][(weekday, hour)] += n
+    cache.set_many(patterns, 2 * PRIORS_REFRESH_SECONDS)
+    cache.set(PRIORS_STAMP, now, PRIORS_REFRESH_SECONDS)
+
+
 def _prior(contact: Contact, now: datetime) -> tuple[Histogram, str]:
-    """The pattern of similar leads (same source and province), else of all leads; cached for hours."""
-
-    def recent() -> QuerySet[Event]:  # built on a miss only: nearly every lead page hits the cache
-        since = now - timedelta(days=HISTORY_DAYS)
-        return _answered_engagement().filter(at__gte=since, at__lte=now, contact__merged_into__isnull=True)
-
-    # A stable digest (hash() differs per process) keeps the key short and shared by every worker.
-    key = "scoring:best-time:" + hashlib.sha1(f"{contact.source}\n{contact.province}".encode()).hexdigest()
-    similar = cache.get(key)
-    if similar is None:
-        similar = _histogram(recent().filter(contact__source=contact.source, contact__province=contact.province))
-        cache.set(key, similar, PRIOR_CACHE_SECONDS)
+    """The pattern of similar leads (same source and province), else of all leads, as the worker last computed
+    them (asked for here when they are due); none before the first computation."""
+    key = _prior_key(contact.source, contact.province)
+    found = cache.get_many([key, PRIORS_ALL, PRIORS_STAMP])
+    if PRIORS_STAMP not in found:
+        enqueue_many(PRIORS_JOB, [(f"{PRIORS_JOB}:{now:%Y-%m-%dT%H}", {}, now)])  # one per hour, however many ask
+    similar = found.get(key, Counter())
     if sum(similar.values()) >= MIN_SIMILAR_EVENTS:
         return similar, "similar"
-    everyone = cache.get("scoring:best-time:all")
-    if everyone is None:
-        everyone = _histogram(recent())
-        cache.set("scoring:best-time:all", everyone, PRIOR_CACHE_SECONDS)
-    return everyone, "all"
+    return found.get(PRIORS_ALL, Counter()), "all"
 
 
 def best_time_to_contact(contact: Contact) -> BestTime | None:
@@ -447,7 +471,8 @@ def best_time_to_contact(contact: Contact) -> BestTime | None:
     stands_out = by_day[first] >= 2 / 7 * sum(by_day.values()) and by_day[first] > by_day[second]
     weekday = first if stands_out else None
     own_total = sum(own.values())
-    return BestTime(weekday, start, start + WINDOW_HOURS, "lead" if own_total >= PRIOR_EVENTS else basis)
+    alone = own_total >= PRIOR_EVENTS or not prior_total  # no pattern of others computed yet: the lead's own
+    return BestTime(weekday, start, start + WINDOW_HOURS, "lead" if alone else basis)
 
 
 def fallback_text() -> str:

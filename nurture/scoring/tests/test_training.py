@@ -261,10 +261,14 @@ def test_best_time_follows_the_leads_own_evenings_over_similar_leads_mornings(st
     events(evening, "email_opened", *(NOW - timedelta(days=d) + timedelta(hours=8) for d in range(1, 6)))
     newcomer = lead(stages, NOW - timedelta(days=1), source="zalo", province="Huế")
 
-    # When the best times are asked for
+    # When the best times are asked for: the first asking has the worker compute the similar leads' patterns
+    before = prediction.best_time_to_contact(newcomer)
+    process_due_jobs()
     own, similar = prediction.best_time_to_contact(evening), prediction.best_time_to_contact(newcomer)
 
-    # Then the evening lead is called in the evening, on its own evidence; the newcomer like its peers
+    # Then the newcomer had no suggestion until the patterns existed (none of its own)
+    assert before is None and Job.objects.get(kind=prediction.PRIORS_JOB).status == Job.Status.DONE
+    # and the evening lead is called in the evening, on its own evidence; the newcomer like its peers
     assert own is not None and own.basis == "lead" and own.start_hour <= 20 < own.end_hour
     assert similar is not None and similar.basis == "similar" and similar.start_hour <= 9 < similar.end_hour
     assert own.hours == f"{own.start_hour:02d}:00–{own.end_hour:02d}:00"
@@ -374,7 +378,9 @@ def test_api_prediction_models_and_training(admin_user: User, stages: Stages) ->
     assert found["probability"] == stored.probability and found["model_version"] == version.pk
     assert (found["fallback"], found["decided"], found["points_score"]) == (False, False, 12)
     assert found["factors"] == [{**f, "text": prediction.describe(f["column"], f["value"])} for f in stored.factors]
-    assert found["best_time"]["basis"] == "similar" or found["best_time"]["basis"] == "all"
+    # (its one event alone until the worker has computed the others' patterns, which the first asking queued)
+    assert found["best_time"]["basis"] == "lead"
+    assert api.get(f"/api/v1/contacts/{contact.pk}/prediction").json()["best_time"]["basis"] == "all"
     assert (decided["decided"], decided["probability"], decided["fallback"]) == (True, None, False)
     assert [(m["id"], m["is_active"], m["metrics"]["auc"]) for m in models] == [(version.pk, True, 0.8)]
     assert started.status_code == 202 and started.json()["status"] == "queued"
