@@ -5,7 +5,8 @@ Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python b
 Creates its own database `nurture_bench_sales` (next to the one DATABASE_URL names), migrates it and loads,
 set-based (INSERT ... SELECT generate_series): 50,000 contacts, 100,000 deals in two pipelines (nine in ten in
 the measured one; 70% open, 20% won, 10% lost), 50,000 open tasks (the cards' next steps) and 1,000,000
-activities (calls, messages, meetings, notes, moves) on the contacts' timelines, four in five of them on a deal.
+activities (calls, messages, meetings, notes, moves) on the contacts' timelines, four in five of them on a deal;
+then the other leads' best-time patterns, as the worker computes them on the first contact page.
 Then, in-process with Django's test client as a manager (who sees the whole book), it times --requests requests of
 - the board: all stages of the pipeline, the first 50 cards of each with their next step, count, total and
   weighted total per stage (`GET /sales/pipelines/<id>/`);
@@ -63,6 +64,7 @@ def load(contacts: int, deals: int, activities: int) -> dict[str, int]:
     from nurture.core import clock
     from nurture.lifecycle import stages
     from nurture.sales import actions
+    from nurture.scoring import prediction
 
     now = clock.now()
     teams = [Team.objects.create(name=f"Chi nhánh {t}") for t in range(3)]
@@ -139,6 +141,7 @@ def load(contacts: int, deals: int, activities: int) -> dict[str, int]:
             log(f"{activities} activities in {time.monotonic() - started:.1f}s")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
+    prediction.refresh_priors()  # what the worker does on the first page: the others' best-time patterns
     log(f"loaded and analysed in {time.monotonic() - started:.1f}s")
     return {"pipeline_id": main.pk, "first_contact": first_contact}
 
