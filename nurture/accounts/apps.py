@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "nurture.accounts"
     label = "accounts"
+
+    def ready(self) -> None:
+        from nurture.accounts import people
+
+        people.watch()

@@ -3,11 +3,11 @@ when its revision changes.
 
 A snapshot is named; `watch(name, *models)` gives the name a new token in the same transaction as any save or
 delete of those models, and `snapshot(name, build)` returns the held value while the stored token is the one it
-was built at: one small query per transaction, whatever the number of snapshots, instead of the dozens that
-build them. Cache invalidation rides on Django's model signals (as Django's own Site and ContentType caches do)
-rather than on calls in each action, so that no write path, a test's direct `objects.create` included, can leave
-a process with stale configuration. Writes that skip signals (`QuerySet.update`) must not touch watched fields,
-or call `bump` themselves.
+was built at: one small query per transaction or web request, whatever the number of snapshots, instead of the
+dozens that build them. Cache invalidation rides on Django's model signals (as Django's own Site and ContentType
+caches do) rather than on calls in each action, so that no write path, a test's direct `objects.create`
+included, can leave a process with stale configuration. Writes that skip signals (`QuerySet.update`) must not
+touch watched fields, or call `bump` themselves.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.core.signals import request_finished, request_started
 from django.db import connection
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
@@ -27,6 +28,7 @@ T = TypeVar("T")
 
 _held: dict[str, tuple[Any, Any]] = {}
 _building = threading.Lock()
+_request = threading.local()  # .tokens: None outside a web request, {} until read in it (one thread per request)
 
 
 def bump(name: str) -> None:
@@ -34,6 +36,8 @@ def bump(name: str) -> None:
     row = Revision(name=name, token=uuid.uuid4())
     Revision.objects.bulk_create([row], update_conflicts=True, update_fields=["token"], unique_fields=["name"])
     connection.nurture_revisions = None  # type: ignore[attr-defined]  # this transaction reads them again
+    if getattr(_request, "tokens", None):
+        _request.tokens = {}  # and so does this request
 
 
 def _read() -> dict[str, Any]:
@@ -45,11 +49,17 @@ def _read() -> dict[str, Any]:
 
 
 def _tokens() -> dict[str, Any]:
-    """Every revision's token: one query per transaction (a capture asks several snapshots), per call outside.
+    """Every revision's token: one query per transaction (a capture asks several snapshots) or per web request
+    outside one (a page asks several), per call elsewhere (a worker's loop).
 
     Read again inside a savepoint: rolled back, it must not leave a token only it had written."""
     if not connection.in_atomic_block:
-        return _read()
+        memo = getattr(_request, "tokens", None)
+        if memo is None:
+            return _read()
+        if not memo:
+            memo.update(_read() or {"": None})  # (never empty once read)
+        return memo  # type: ignore[no-any-return]
     where = (connection.atomic_blocks[0], tuple(connection.savepoint_ids))
     memo = getattr(connection, "nurture_revisions", None)
     if memo is not None and memo[0][0] is where[0] and where[1][: len(memo[0][1])] == memo[0][1]:
@@ -88,3 +98,15 @@ def watch(name: str, *models: type[Model], ignore: Callable[[Model, dict[str, An
     for model in models:
         for signal in (post_save, post_delete, m2m_changed):
             signal.connect(changed, sender=model, weak=False, dispatch_uid=f"revision:{name}:{model._meta.label}")
+
+
+def _started(**kwargs: Any) -> None:
+    _request.tokens = {}
+
+
+def _finished(**kwargs: Any) -> None:
+    _request.tokens = None
+
+
+request_started.connect(_started, dispatch_uid="revisions:request_started")
+request_finished.connect(_finished, dispatch_uid="revisions:request_finished")

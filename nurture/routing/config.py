@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from nurture.accounts import people
 from nurture.accounts.models import Team, User
 from nurture.availability.calendar import Availability
 from nurture.availability.models import BusinessHours, Holiday, Leave, RepSchedule
@@ -60,14 +61,10 @@ def current() -> Routing:
     )
 
 
-def _ignored(user: Any, kwargs: dict[str, Any]) -> bool:
-    return kwargs.get("update_fields") == frozenset({"last_login"})  # a login changes nothing routing reads
-
-
 def watch() -> None:
     revisions.watch(REVISION, AssignmentRule, RuleMember, Capacity, SlaPolicy, Team, RepSchedule, Leave, BusinessHours,
                     Holiday)  # fmt: skip
-    revisions.watch(REVISION, User, ignore=_ignored)
+    revisions.watch(REVISION, User, ignore=people.login_only)
 
 
 def team_reps(team_ids: Sequence[int]) -> dict[int, list[User]]:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from nurture.accounts.models import Team, User
+from nurture.accounts.people import active as active_people
 from nurture.contacts.actions import OUTCOMES, OUTCOMES_OF
 from nurture.core.money import DEFAULT_CURRENCY, parse_amount
 from nurture.sales.actions import ACTIVITY_KINDS, NextStep
@@ -25,7 +26,7 @@ REMINDERS = [
 
 
 def people() -> list[tuple[str, str]]:
-    return [(str(u.pk), u.display_name) for u in User.objects.filter(is_active=True).order_by("username")]
+    return [(str(p.pk), p.name) for p in active_people()]
 
 
 class AmountField(forms.CharField):

@@ -30,7 +30,7 @@ from django.utils.translation import ngettext
 
 from nurture.accounts.models import User
 from nurture.contacts.models import Contact, Event
-from nurture.core import clock
+from nurture.core import clock, revisions
 from nurture.core.jobs import enqueue_many, enqueue_on_commit
 from nurture.scoring import predict, training
 from nurture.scoring.actions import scoring_settings
@@ -56,8 +56,12 @@ def models_dir() -> Path:
     return Path(settings.NURTURE_MODELS_DIR)
 
 
+MODEL_REVISION = "scoring-model"
+
+
 def active_model() -> ModelVersion | None:
-    return ModelVersion.objects.filter(is_active=True).first()
+    """The active version, held per process until a version is saved (core.revisions): every lead page asks."""
+    return revisions.snapshot(MODEL_REVISION, ModelVersion.objects.filter(is_active=True).first)
 
 
 @lru_cache(maxsize=2)

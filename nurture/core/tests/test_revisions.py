@@ -3,7 +3,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.core.signals import request_finished, request_started
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from nurture.core import revisions
 from nurture.core.models import Revision
@@ -59,3 +61,30 @@ def test_without_a_token_nothing_is_held() -> None:
     assert _policies() == []
     SlaPolicy.objects.bulk_create([SlaPolicy(name="Không tín hiệu", first_response_minutes=5)])  # no signal
     assert _policies() == ["Không tín hiệu"]
+
+
+def _token_reads(queries: CaptureQueriesContext) -> int:
+    return sum(Revision._meta.db_table in q["sql"] for q in queries.captured_queries)
+
+
+@pytest.mark.django_db(transaction=True)  # outside a transaction, as a page is served
+def test_a_web_request_reads_the_tokens_once_and_again_after_its_own_change() -> None:
+    SlaPolicy.objects.create(name="Nhanh", first_response_minutes=5)
+    request_started.send(sender=None)
+    try:
+        # Given a request asking several snapshots, then the tokens are read once
+        with CaptureQueriesContext(connection) as queries:
+            assert _policies() == ["Nhanh"]
+            assert _policies() == ["Nhanh"]
+            revisions.snapshot("identity", lambda: "held")
+        assert _token_reads(queries) == 1
+        # When the request itself changes a watched model, then what it reads next shows the change
+        SlaPolicy.objects.create(name="Chậm", first_response_minutes=60)
+        assert _policies() == ["Nhanh", "Chậm"]
+    finally:
+        request_finished.send(sender=None)
+    # Outside a request (a worker's loop), every call reads them
+    with CaptureQueriesContext(connection) as queries:
+        _policies()
+        _policies()
+    assert _token_reads(queries) == 2

@@ -9,9 +9,11 @@ from typing import Any
 
 from django import template
 
+from nurture.accounts import people
+from nurture.accounts.models import User
 from nurture.contacts.actions import OUTCOMES, OUTCOMES_OF
 from nurture.contacts.models import Contact
-from nurture.routing.forms import AssignForm, reps
+from nurture.routing.forms import AssignForm
 from nurture.routing.models import Assignment, AssignmentRule
 
 register = template.Library()
@@ -25,7 +27,8 @@ def lead_routing(contact: Contact) -> dict[str, Any]:
     # The reassign select's choices as a list: the form field's iterator costs a COUNT and a server-side cursor.
     empty = AssignForm.base_fields["user"].empty_label  # type: ignore[attr-defined]
     return {
-        "current": current, "history": history, "owners": [("", empty), *reps().values_list("pk", "username")],
+        "current": current, "history": history,
+        "owners": [("", empty), *((p.pk, p.username) for p in people.active() if p.role != User.Role.CARE_AGENT)],
         "activities": [(kind, [(v, OUTCOMES[v]) for v in values]) for kind, values in OUTCOMES_OF.items()],
     }  # fmt: skip
 
