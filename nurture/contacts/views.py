@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,6 +16,7 @@ from nurture.contacts.filters import SORTS
 from nurture.contacts.forms import InboxFilterForm, NoteForm, StageForm
 from nurture.contacts.leads import InvalidLead, parse_lead
 from nurture.contacts.models import Consent, Contact, Event
+from nurture.core.paging import get_page
 from nurture.identity.actions import open_pairs
 from nurture.identity.models import Merge
 from nurture.lifecycle.actions import StageError
@@ -38,7 +38,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     if not chosen.stage:  # anonymous website visitors far outnumber leads: listed when their stage is picked
         qs = qs.exclude(stage__key=ANONYMOUS_STAGE)
     qs = qs.select_related("stage", "owner").order_by(*SORTS[sort])
-    page = Paginator(qs, INBOX_PAGE).get_page(request.GET.get("page"))
+    page = get_page(qs, INBOX_PAGE, request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     query.pop("sort", None)
@@ -136,7 +136,7 @@ def _latest_consents(contact: Contact) -> list[tuple[object, Consent | None]]:
 
 def _timeline_page(request: HttpRequest, contact: Contact) -> object:
     events = contact.events.select_related("actor").order_by("-at", "-id")
-    return Paginator(events, TIMELINE_PAGE).get_page(request.GET.get("page"))
+    return get_page(events, TIMELINE_PAGE, request.GET.get("page"))
 
 
 @login_required

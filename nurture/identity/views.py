@@ -6,7 +6,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +18,7 @@ from nurture.accounts.models import User
 from nurture.accounts.permissions import require_configure
 from nurture.contacts.access import visible_contacts
 from nurture.contacts.models import Contact
+from nurture.core.paging import get_page
 from nurture.identity import actions
 from nurture.identity.actions import CHOOSABLE, MergeError
 from nurture.identity.candidates import current_config
@@ -77,7 +77,7 @@ def _rows(a: Contact, b: Contact) -> list[dict[str, Any]]:
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     pairs = visible_open_pairs(request.user).select_related("contact_a", "contact_b")
-    page = Paginator(pairs, QUEUE_PAGE).get_page(request.GET.get("page"))
+    page = get_page(pairs, QUEUE_PAGE, request.GET.get("page"))
     items = [{"pair": p, "rows": [r for r in _rows(p.contact_a, p.contact_b)[:8] if r["a"] or r["b"]]} for p in page]
     return render(request, "identity/queue.html", {"page": page, "items": items})
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,6 +15,7 @@ from nurture.accounts.permissions import require_configure
 from nurture.contacts.access import visible_contacts
 from nurture.contacts.models import Contact
 from nurture.core.normalise import fold
+from nurture.core.paging import get_page
 from nurture.messaging import actions
 from nurture.messaging.forms import PolicyForm, TemplateForm
 from nurture.messaging.models import Channel, Message, Template
@@ -111,7 +111,7 @@ def message_list(request: HttpRequest) -> HttpResponse:
         found = found.filter(status=status)
     if channel in Channel.values:
         found = found.filter(channel=channel)
-    page = Paginator(found.order_by("-created_at", "-id"), PAGE).get_page(request.GET.get("page"))
+    page = get_page(found.order_by("-created_at", "-id"), PAGE, request.GET.get("page"))
     return render(request, "messaging/messages.html", {
         "page": page, "status": status, "channel": channel, "statuses": Message.Status.choices,
         "channels": Channel.choices, "keep": f"&status={status}&channel={channel}",

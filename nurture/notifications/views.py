@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -11,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from nurture.accounts.models import User
 from nurture.accounts.permissions import require_configure
+from nurture.core.paging import get_page
 from nurture.notifications import actions
 from nurture.notifications.forms import ChannelForm
 from nurture.notifications.models import Notification, WebhookChannel
@@ -31,7 +31,7 @@ def count(request: HttpRequest) -> HttpResponse:
 @login_required
 def notification_list(request: HttpRequest) -> HttpResponse:
     qs = Notification.objects.filter(user=request.user).select_related("contact")  # type: ignore[misc]
-    page = Paginator(qs.order_by("-created_at", "-id"), LIST_PAGE).get_page(request.GET.get("page"))
+    page = get_page(qs.order_by("-created_at", "-id"), LIST_PAGE, request.GET.get("page"))
     unread = actions.unread_count(request.user)  # type: ignore[arg-type]
     return render(request, "notifications/list.html", {"page": page, "unread": unread})
 

@@ -5,7 +5,6 @@ from datetime import datetime, time, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,6 +19,7 @@ from nurture.contacts.access import visible_contacts
 from nurture.contacts.actions import log_activity
 from nurture.contacts.models import Contact
 from nurture.core import clock
+from nurture.core.paging import get_page
 from nurture.lifecycle.models import Stage
 from nurture.routing import actions, reports
 from nurture.routing.forms import ActivityForm, AssignForm, BulkAssignForm, CapacityForm, PolicyForm, RuleForm, reps
@@ -121,7 +121,7 @@ def my_leads(request: HttpRequest) -> HttpResponse:
         .annotate(unanswered=Exists(waiting), due_at=due)  # type: ignore[attr-defined]
         .order_by("-unanswered", F("due_at").asc(nulls_last=True), "-score", "-created_at")
     )
-    page = Paginator(contacts, PAGE).get_page(request.GET.get("page"))
+    page = get_page(contacts, PAGE, request.GET.get("page"))
     return render(request, "routing/my_leads.html", {"page": page, "now": clock.now()})
 
 
@@ -136,7 +136,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     require_configure(request)
     warning = Assignment.objects.filter(contact=OuterRef("pk"), is_current=True).values("reason")[:1]
     contacts = _queue().select_related("stage").annotate(reason=warning).order_by("-created_at")  # type: ignore[attr-defined]
-    page = Paginator(contacts, PAGE).get_page(request.GET.get("page"))
+    page = get_page(contacts, PAGE, request.GET.get("page"))
     return render(request, "routing/queue.html", {"page": page, "form": BulkAssignForm()})
 
 
@@ -155,7 +155,7 @@ def uncared(request: HttpRequest) -> HttpResponse:
         .select_related("stage", "owner")
         .order_by("owner__username", "last_activity_at")  # type: ignore[attr-defined]
     )
-    page = Paginator(contacts, PAGE).get_page(request.GET.get("page"))
+    page = get_page(contacts, PAGE, request.GET.get("page"))
     return render(request, "routing/uncared.html", {
         "page": page, "days": days, "keep": f"&days={days}", "form": BulkAssignForm(),
     })  # fmt: skip

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,6 +19,7 @@ from nurture.accounts.permissions import require_configure
 from nurture.contacts.access import visible_contacts
 from nurture.contacts.models import Contact, Event
 from nurture.core import clock
+from nurture.core.paging import get_page
 from nurture.sales import actions, board
 from nurture.sales.access import visible_deals, visible_tasks
 from nurture.sales.forms import (
@@ -131,7 +131,7 @@ def _deal_list(request: HttpRequest) -> tuple[Any, Any]:
 @login_required
 def deal_list(request: HttpRequest) -> HttpResponse:
     form, deals = _deal_list(request)
-    page = Paginator(deals, LIST_PAGE).get_page(request.GET.get("page"))
+    page = get_page(deals, LIST_PAGE, request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "sales/deal_list.html", {
@@ -184,7 +184,7 @@ def convert(request: HttpRequest, contact_id: int) -> HttpResponse:
 
 def _timeline(request: HttpRequest, deal: Deal) -> Any:
     events = Event.objects.filter(deal=deal).select_related("actor").order_by("-at", "-id")
-    return Paginator(events, TIMELINE_PAGE).get_page(request.GET.get("page"))
+    return get_page(events, TIMELINE_PAGE, request.GET.get("page"))
 
 
 @login_required

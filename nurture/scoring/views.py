@@ -3,7 +3,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -12,6 +11,7 @@ from django.views.decorators.http import require_POST
 from nurture.accounts.permissions import require_configure
 from nurture.contacts.access import visible_contacts
 from nurture.contacts.conditions import CONTACT_FIELDS
+from nurture.core.paging import get_page
 from nurture.scoring import actions, prediction
 from nurture.scoring.forms import RuleForm, ScoringSettingsForm
 from nurture.scoring.models import ModelVersion, PointsRule, RescoreRun, ScoreEntry, TrainingRun
@@ -72,7 +72,7 @@ def contact_score(request: HttpRequest, contact_id: int) -> HttpResponse:
     """Why this score: the top contributions, then the ledger, newest first."""
     contact = get_object_or_404(visible_contacts(request.user), pk=contact_id)
     ledger = ScoreEntry.objects.filter(contact=contact).select_related("event").order_by("-at", "-id")
-    page = Paginator(ledger, LEDGER_PAGE).get_page(request.GET.get("page"))
+    page = get_page(ledger, LEDGER_PAGE, request.GET.get("page"))
     return render(request, "scoring/contact_score.html", {
         "contact": contact, "contributions": actions.explain(contact), "page": page,
         "config": actions.scoring_settings(),

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +18,7 @@ from nurture.accounts.permissions import require_configure
 from nurture.contacts.access import visible_contacts
 from nurture.contacts.conditions import CONTACT_FIELDS, EVENT_FIELDS, OPS_BY_KIND, ConditionError
 from nurture.contacts.models import Contact
+from nurture.core.paging import get_page
 from nurture.segments import actions
 from nurture.segments.forms import MembersForm, PreviewForm, SegmentForm, parse_conditions, pretty
 from nurture.segments.models import Segment
@@ -59,9 +59,7 @@ def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
         qs = actions.members(segment, visible_contacts(request.user))
     except ConditionError as exc:
         qs, error = Contact.objects.none(), str(exc)
-    page = Paginator(qs.select_related("stage", "owner").order_by("-pk"), MEMBERS_PAGE).get_page(
-        request.GET.get("page")
-    )
+    page = get_page(qs.select_related("stage", "owner").order_by("-pk"), MEMBERS_PAGE, request.GET.get("page"))
     return render(request, "segments/detail.html", {
         "segment": segment, "page": page, "error": error, "members_form": MembersForm(),
         "conditions": pretty(segment.conditions),
