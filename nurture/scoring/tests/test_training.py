@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from pytest_django.fixtures import Settings
 
 from nurture import cli
@@ -247,6 +249,17 @@ def test_a_full_training_learns_which_source_converts(stages: Stages, admin_user
     factor = next(f for f in predicted[referral.pk].factors if f["column"] == "source")
     assert factor["value"] == "referral" and factor["delta"] > 5
     assert prediction.describe("source", "referral") == "Came from referral"
+
+
+def test_the_active_model_is_held_until_a_version_is_saved() -> None:
+    # Given an install that never trained a model, then asking again reads no version
+    assert prediction.active_model() is None
+    with CaptureQueriesContext(connection) as again:
+        assert prediction.active_model() is None
+    assert not [q for q in again.captured_queries if ModelVersion._meta.db_table in q["sql"]]
+    # When a version is activated, then it is the one asked for next
+    version = ModelVersion.objects.create(trained_at=NOW, is_active=True)
+    assert prediction.active_model() == version
 
 
 # --- best time to contact ---------------------------------------------------------------------------
