@@ -4,8 +4,9 @@ import secrets
 
 from django.db import transaction
 
+from nurture.accounts import auth
 from nurture.accounts.models import ApiKey, User
-from nurture.core import clock
+from nurture.core import clock, revisions
 
 KEY_PREFIX = "nur_"
 
@@ -29,5 +30,7 @@ def create_api_key(*, name: str, scopes: list[str], created_by: User | None) -> 
 
 
 def revoke_api_key(key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=clock.now())
+    with transaction.atomic():
+        ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=clock.now())
+        revisions.bump(auth.REVISION)  # an update sends no signal: the processes holding the key drop it
     key.refresh_from_db()

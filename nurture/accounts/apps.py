@@ -8,6 +8,7 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
-        from nurture.accounts import people
+        from nurture.accounts import auth, people
 
+        auth.watch()
         people.watch()

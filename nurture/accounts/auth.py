@@ -10,20 +10,31 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
 
 from nurture.accounts.models import ApiKey, User
-from nurture.core import clock
+from nurture.core import clock, revisions
 
+REVISION = "api-keys"
 # Writing last_used_at on every call would add a write per request; a minute's precision is enough.
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
+def _live_keys() -> dict[str, ApiKey]:
+    """The unrevoked keys by hash, held per process: creating or revoking one changes the revision in its
+    transaction (core.revisions), and every request checks the revision, so a revoked key stops at once."""
+    return revisions.snapshot(REVISION, lambda: {k.key_hash: k for k in ApiKey.objects.filter(revoked_at__isnull=True)})
+
+
+def watch() -> None:
+    revisions.watch(REVISION, ApiKey)
+
+
 def _lookup(raw_key: str) -> ApiKey | None:
-    # Read on every request (a revoked key stops at once). key_hash is unique: no ORDER BY, which `first()` adds.
-    key = next(iter(ApiKey.objects.filter(key_hash=ApiKey.hash(raw_key), revoked_at__isnull=True).order_by()[:1]), None)
+    key = _live_keys().get(ApiKey.hash(raw_key))
     if key is None:
         return None
     now = clock.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)  # no signal: the held keys stay held
+        key.last_used_at = now
     return key
 
 

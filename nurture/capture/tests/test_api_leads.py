@@ -168,6 +168,15 @@ def test_missing_revoked_or_unscoped_key_is_refused(admin_user: User) -> None:
     assert Contact.objects.count() == 0
 
 
+def test_a_key_revoked_after_use_is_refused_at_once(admin_user: User) -> None:
+    key, raw = create_api_key(name="soon gone", scopes=["leads:write"], created_by=admin_user)
+    api = Client(headers={"Authorization": f"Bearer {raw}"})
+    assert post(api, "/api/v1/leads", {"phone": "0912345678"}).status_code == 201  # held by this process now
+    revoke_api_key(key)
+    assert post(api, "/api/v1/leads", {"phone": "0912345679"}).status_code == 401
+    assert Contact.objects.count() == 1
+
+
 def test_x_api_key_header_works(api_key: str) -> None:
     response = post(Client(headers={"X-API-Key": api_key}), "/api/v1/leads", {"phone": "0912345678"})
     assert response.status_code == 201
