@@ -58,7 +58,7 @@ def _tokens() -> dict[str, Any]:
         if memo is None:
             return _read()
         if not memo:
-            memo.update(_read() or {"": None})  # (never empty once read)
+            memo.update(_read())
         return memo  # type: ignore[no-any-return]
     where = (connection.atomic_blocks[0], tuple(connection.savepoint_ids))
     memo = getattr(connection, "nurture_revisions", None)
