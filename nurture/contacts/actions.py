@@ -24,6 +24,7 @@ from nurture.contacts.signals import (
 )
 from nurture.core import clock
 from nurture.core.normalise import fold, split_name
+from nurture.core.writes import bulk_update, insert
 from nurture.identity.candidates import (
     candidates,
     current_config,
@@ -232,7 +233,7 @@ def _capture(
             fields = _fill(contact, group_leads, companies)
             if fields:
                 changed[contact.pk] = set(fields)
-    Contact.objects.bulk_create(new_contacts)
+    insert(new_contacts)
     contact_of_group: list[Contact] = [None] * len(groups)  # type: ignore[list-item]
     for g, contact in zip(new_group_indexes, new_contacts, strict=True):
         contact_of_group[g] = contact
@@ -296,20 +297,20 @@ def _capture(
                     )
                 )
                 touched.add(contact.pk)
-    Identity.objects.bulk_create(identities)
-    Event.objects.bulk_create(events)
-    Consent.objects.bulk_create(consents)
+    insert(identities)
+    insert(events)
+    insert(consents)
     if contact_tags:
         through = Contact.tags.through
-        through.objects.bulk_create([through(contact_id=c, tag_id=t) for c, t in contact_tags], ignore_conflicts=True)
-    StageChange.objects.bulk_create(
+        insert([through(contact_id=c, tag_id=t) for c, t in contact_tags], ignore_conflicts=True)
+    insert(
         [
             StageChange(contact_id=c.pk, to_stage_id=c.stage_id, cause=cause, actor=actor, at=c.created_at)
             for c in new_contacts
         ]
     )
     _save_existing(existing, changed, touched - new_ids, now)
-    DuplicatePair.objects.bulk_create(
+    insert(
         [
             DuplicatePair(
                 contact_a_id=min(contact_of_group[g].pk, other),
@@ -462,7 +463,7 @@ def _save_existing(
             names.add("last_activity_at")
         by_fields.setdefault(frozenset(names), []).append(contact)
     for columns, contacts in by_fields.items():
-        Contact.objects.bulk_update(contacts, sorted(columns))
+        bulk_update(contacts, sorted(columns))
 
 
 def _event_data(lead: LeadInput) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from nurture.core import clock
 from nurture.core.models import Job
+from nurture.core.writes import insert
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def enqueue_kinds(jobs: Iterable[KeyedJob]) -> None:
         Job(kind=kind, payload=payload, idempotency_key=key, due_at=due, created_at=now)
         for kind, key, payload, due in jobs
     ]
-    Job.objects.bulk_create(rows, ignore_conflicts=True)
+    insert(rows, ignore_conflicts=True)
 
 
 def worker_id() -> str:

@@ -12,6 +12,7 @@ from django.db import connection
 from nurture.contacts.leads import LeadInput
 from nurture.contacts.models import Contact
 from nurture.core import revisions
+from nurture.core.writes import insert
 from nurture.identity.matching import (
     DEFAULT_WEIGHTS,
     Match,
@@ -128,10 +129,7 @@ def refresh_keys(contact_ids: Iterable[int], *, new: Mapping[int, Record] | None
     ids = sorted(records.keys() - new.keys())
     for start in range(0, len(ids), CHUNK):
         MatchKey.objects.filter(contact_id__in=ids[start : start + CHUNK]).delete()
-    MatchKey.objects.bulk_create(
-        [MatchKey(contact_id=pk, key=key[:160]) for pk, record in records.items() for key in blocking_keys(record)],
-        batch_size=2000,
-    )
+    insert([MatchKey(contact_id=pk, key=key[:160]) for pk, record in records.items() for key in blocking_keys(record)])
 
 
 SELECTIVE_KEYS = ("p:", "p6:", "e:", "l:", "x:")

@@ -25,6 +25,7 @@ from nurture.contacts.models import Contact
 from nurture.core import clock, revisions
 from nurture.core.jobs import KeyedJob, enqueue_kinds, enqueue_on_commit
 from nurture.core.models import Job
+from nurture.core.writes import insert
 from nurture.notifications.models import Notification, WebhookChannel
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def notify_many(
         ))  # fmt: skip
     with transaction.atomic(savepoint=False):
         if fresh_keys:
-            Notification.objects.bulk_create(rows)
+            insert(rows)
             enqueue_kinds([*_deliveries(rows), *jobs])
             return rows
         keyed = Notification.objects.in_bulk([r.key for r in rows if r.key is not None], field_name="key")

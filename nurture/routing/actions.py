@@ -24,7 +24,7 @@ from nurture.contacts.conditions import ConditionError, contact_q
 from nurture.contacts.models import Contact
 from nurture.core import clock
 from nurture.core.jobs import KeyedJob
-from nurture.core.writes import bulk_update
+from nurture.core.writes import bulk_update, insert
 from nurture.lifecycle import stages
 from nurture.lifecycle.models import Stage
 from nurture.notifications.actions import Notice, notify, notify_many
@@ -430,7 +430,7 @@ def _apply(
                 assignment.first_response_at = previous.first_response_at  # same rep: the clock stays stopped
             made.append(assignment)
         timers = _start_clocks([a for a in made if a.user is not None and a.first_response_at is None], routing, now)
-        Assignment.objects.bulk_create(made)
+        insert(made)
         for assignment in made:
             assignment.contact.owner, assignment.contact.updated_at = assignment.user, now
         bulk_update([a.contact for a in made], ["owner", "updated_at"])

@@ -37,6 +37,7 @@ from nurture.contacts.conditions import ConditionError, contact_q, event_q
 from nurture.contacts.models import Contact, Event
 from nurture.core import clock, revisions
 from nurture.core.jobs import enqueue_on_commit
+from nurture.core.writes import insert
 from nurture.scoring.models import PointsRule, RescoreRun, ScoreEntry, ScoringSettings
 
 RANGE = 50_000  # contacts per re-scoring step: one progress tick, one transaction
@@ -190,7 +191,7 @@ def score_new_events(events: Sequence[Event]) -> None:
     if not contact_ids:
         return
     entries = _behaviour_entries(events)
-    ScoreEntry.objects.bulk_create(entries)
+    insert(entries)
     changed = {e.contact_id for e in entries} | sync_attributes(contact_ids, recompute_after=False)
     if changed:
         # A contact whose ledger did not change keeps an exact (engagement, scored_at) pair.
