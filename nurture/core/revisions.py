@@ -49,16 +49,21 @@ def _read() -> dict[str, Any]:
 
 
 def _tokens() -> dict[str, Any]:
-    """Every revision's token: one query per transaction (a capture asks several snapshots) or per web request
-    outside one (a page asks several), per call elsewhere (a worker's loop).
+    """Every revision's token: one query per web request (a page asks several snapshots, a capture too), per
+    transaction outside one (a worker's job), per call elsewhere (a worker's loop).
 
-    Read again inside a savepoint: rolled back, it must not leave a token only it had written."""
+    A request's tokens are read outside its transactions only, and a change of its own (bump) has them read again:
+    a transaction then reads its own, again inside a savepoint, as rolled back, it must not leave a token only it
+    had written. Before it, a request's transaction uses the tokens its request read milliseconds earlier, as if it
+    had started then."""
+    memo = getattr(_request, "tokens", None)
     if not connection.in_atomic_block:
-        memo = getattr(_request, "tokens", None)
         if memo is None:
             return _read()
         if not memo:
             memo.update(_read())
+        return memo  # type: ignore[no-any-return]
+    if memo:
         return memo  # type: ignore[no-any-return]
     where = (connection.atomic_blocks[0], tuple(connection.savepoint_ids))
     memo = getattr(connection, "nurture_revisions", None)

@@ -8,10 +8,11 @@ each field's pre_save and get_db_prep_save, as Django's own compilers do; no sig
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import AutoField, Field, Model
 from django.db.models.constants import OnConflict
 
@@ -22,31 +23,43 @@ def insert(objs: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
     and, as with bulk_create, no key is set."""
     if not objs:
         return
+    db = connections[DEFAULT_DB_ALIAS]  # the thread's connection, not the proxy looked up again for every value
     model = type(objs[0])
-    opts = model._meta
-    fields = [f for f in opts.concrete_fields if not isinstance(f, AutoField) and not f.generated]
-    table, pk = connection.ops.quote_name(opts.db_table), opts.pk
-    columns = ", ".join(_column(f) for f in fields)
-    on_conflict = OnConflict.IGNORE if ignore_conflicts else None
-    returning = not ignore_conflicts and isinstance(pk, AutoField)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    fields, pk = _inserted(model), model._meta.pk
     size = _batch_size(fields, objs)
     for start in range(0, len(objs), size):
         batch = objs[start : start + size]
-        sql = (
-            f"{connection.ops.insert_statement(on_conflict=on_conflict)} {table} ({columns}) "
-            f"VALUES {', '.join([row] * len(batch))}"
-            f"{connection.ops.on_conflict_suffix_sql(fields, on_conflict, [], []) or ''}"
-            f"{f' RETURNING {_column(pk)}' if returning else ''}"
-        )
-        params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in batch for f in fields]
-        with connection.cursor() as cursor:
+        sql, returning = _insert_sql(model, len(batch), ignore_conflicts, db.vendor)
+        params = [f.get_db_prep_save(f.pre_save(obj, True), db) for obj in batch for f in fields]
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             if returning:
                 for obj, (key,) in zip(batch, cursor.fetchall(), strict=True):
                     setattr(obj, pk.attname, key)
     for obj in objs:
-        obj._state.adding, obj._state.db = False, connection.alias
+        obj._state.adding, obj._state.db = False, db.alias
+
+
+@functools.cache
+def _inserted(model: type[Model]) -> list[Field[Any, Any]]:
+    return [f for f in model._meta.concrete_fields if not isinstance(f, AutoField) and not f.generated]
+
+
+@functools.lru_cache(maxsize=1024)
+def _insert_sql(model: type[Model], rows: int, ignore_conflicts: bool, vendor: str) -> tuple[str, bool]:
+    """The INSERT of `rows` rows of the model, and whether it returns their keys: kept per database `vendor`, as
+    captures build the same few again and again."""
+    fields, pk = _inserted(model), model._meta.pk
+    on_conflict = OnConflict.IGNORE if ignore_conflicts else None
+    returning = not ignore_conflicts and isinstance(pk, AutoField)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"{connection.ops.insert_statement(on_conflict=on_conflict)} {connection.ops.quote_name(model._meta.db_table)} "
+        f"({', '.join(_column(f) for f in fields)}) VALUES {', '.join([row] * rows)}"
+        f"{connection.ops.on_conflict_suffix_sql(fields, on_conflict, [], []) or ''}"
+        f"{f' RETURNING {_column(pk)}' if returning else ''}"
+    )
+    return sql, returning
 
 
 def bulk_update(objs: Sequence[Model], fields: Sequence[str]) -> None:

@@ -88,3 +88,24 @@ def test_a_web_request_reads_the_tokens_once_and_again_after_its_own_change() ->
         _policies()
         _policies()
     assert _token_reads(queries) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_s_transaction_uses_the_request_s_tokens_until_it_changes_one() -> None:
+    SlaPolicy.objects.create(name="Nhanh", first_response_minutes=5)
+    request_started.send(sender=None)
+    try:
+        # Given a request that read the tokens outside a transaction (an API key's check)
+        assert _policies() == ["Nhanh"]
+        # When its transaction asks snapshots, then the tokens are not read again
+        with CaptureQueriesContext(connection) as queries, transaction.atomic():
+            assert _policies() == ["Nhanh"]
+        assert _token_reads(queries) == 0
+        # When the transaction changes a watched model, then it sees its change, and once rolled back nobody does
+        with pytest.raises(RuntimeError), transaction.atomic():
+            SlaPolicy.objects.create(name="Chậm", first_response_minutes=60)
+            assert _policies() == ["Nhanh", "Chậm"]
+            raise RuntimeError("rolled back")
+        assert _policies() == ["Nhanh"]
+    finally:
+        request_finished.send(sender=None)
