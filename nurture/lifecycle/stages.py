@@ -33,6 +33,11 @@ def open_stage_ids() -> list[int]:
     return sorted(pk for pk, stage in _held().stages.items() if stage.outcome == Stage.Outcome.OPEN)
 
 
+def held_stage(pk: int) -> Stage | None:
+    """The active set's stage with this pk, as held (shared: not to be changed); None for another set's."""
+    return _held().stages.get(pk)
+
+
 def stage_id(key: str) -> int:
     return _held().ids[key]
 

@@ -350,11 +350,20 @@ def _save_rotation(rotation: Mapping[int, Rotation]) -> None:
 # --- assigning --------------------------------------------------------------------------------------
 
 
-def _routable(contact_ids: Iterable[int], *, owned: bool = True) -> QuerySet[Contact]:
-    """Contacts as the rules' conditions read them (company, stage and owner included), in id order. `owned=False`
-    for new leads: no owner to join (its columns are a sixth of the statement's cost)."""
-    related = ("company", "stage", "owner") if owned else ("company", "stage")
-    return Contact.objects.filter(pk__in=list(contact_ids)).select_related(*related).order_by("pk")
+def _routable(contact_ids: Iterable[int]) -> QuerySet[Contact]:
+    """Contacts as the rules' conditions read them (company, stage and owner included), in id order."""
+    return Contact.objects.filter(pk__in=list(contact_ids)).select_related("company", "stage", "owner").order_by("pk")
+
+
+def _new_leads(contact_ids: Iterable[int]) -> list[Contact]:
+    """Leads just captured, as _routable but without its joins, which were two fifths of its cost: no owner yet,
+    the stage from the held stage set, and the company read only if a condition asks for it (most leads have
+    none, and most rules ask other fields)."""
+    contacts = [c for c in Contact.objects.filter(pk__in=list(contact_ids)).order_by("pk") if c.owner_id is None]
+    for contact in contacts:  # (owner IS NULL in SQL: the planner may scan the owner index)
+        if stage := stages.held_stage(contact.stage_id):
+            contact.stage = stage
+    return contacts
 
 
 def assign_new(contact_ids: Iterable[int]) -> list[Assignment]:
@@ -362,9 +371,7 @@ def assign_new(contact_ids: Iterable[int]) -> list[Assignment]:
     routing = config.current()
     if not routing.capture_rules:
         return []  # routing not set up: leads stay unassigned, as before
-    contacts = [
-        c for c in _routable(contact_ids, owned=False) if c.owner_id is None
-    ]  # (in SQL, the planner may scan the owner index)
+    contacts = _new_leads(contact_ids)
     if not contacts:
         return []
     choices = choose(contacts, routing.capture_rules, clock.now(), routing)

@@ -118,6 +118,19 @@ def test_rules_go_in_priority_order_by_conditions() -> None:
 
 
 @time_machine.travel(MONDAY_10, tick=False)
+def test_a_new_lead_s_company_and_stage_are_read_by_the_rules_that_ask_for_them() -> None:
+    # Given a rule on the company's name and one on the stage, first in priority
+    key_accounts, newcomers, others = reps(1, prefix="key")[0], reps(1, prefix="new")[0], reps(1, prefix="any")[0]
+    rule([key_accounts], name="Vingroup", priority=10, conditions={"field": "company", "op": "eq", "value": "vingroup"})
+    rule([newcomers], name="Leads", priority=20, conditions={"field": "stage", "op": "eq", "value": "lead"})
+    rule([others], name="Everyone", priority=30)
+    # When leads come with and without the company, then each goes by its company, else by its stage
+    assert capture(company="Vingroup").owner == key_accounts
+    assert capture(company="FPT").owner == newcomers
+    assert capture().owner == newcomers
+
+
+@time_machine.travel(MONDAY_10, tick=False)
 def test_reps_on_leave_outside_hours_or_full_are_skipped_with_the_reason() -> None:
     a, b, c = reps(3)
     Leave.objects.create(user=a, starts_at=clock.now() - timedelta(days=1), ends_at=clock.now() + timedelta(days=2),
