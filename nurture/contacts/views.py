@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from nurture.accounts import people
 from nurture.accounts.models import User
 from nurture.contacts import actions
 from nurture.contacts.access import survivor_id, visible_contacts
@@ -89,8 +90,9 @@ def new_contact(request: HttpRequest) -> HttpResponse:
 
 
 def _contact(request: HttpRequest, contact_id: int) -> Contact:
-    qs = visible_contacts(request.user).select_related("stage", "owner", "company")
-    return get_object_or_404(qs, pk=contact_id)
+    contact = get_object_or_404(visible_contacts(request.user).select_related("stage", "company"), pk=contact_id)
+    people.attach([contact], "owner")
+    return contact
 
 
 @login_required
@@ -111,14 +113,14 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
             "identities": contact.identities.order_by("kind", "created_at"),
             "tags": contact.tags.order_by("name"),
             "consents": _latest_consents(contact),
-            "stage_history": StageChange.objects.filter(contact=contact).select_related(
-                "from_stage", "to_stage", "actor"
+            "stage_history": people.attach(
+                StageChange.objects.filter(contact=contact).select_related("from_stage", "to_stage"), "actor"
             ),
             "timeline": _timeline_page(request, contact),
             # The merged contact's name only: joining its whole row made this the page's costliest query to build.
-            "merges": Merge.objects.filter(survivor=contact)
-            .select_related("actor")
-            .annotate(merged_name=F("merged__full_name")),
+            "merges": people.attach(
+                Merge.objects.filter(survivor=contact).annotate(merged_name=F("merged__full_name")), "actor"
+            ),
             "duplicate_pairs": open_pairs().filter(Q(contact_a=contact) | Q(contact_b=contact)),
             "note_form": NoteForm(),
             "stage_form": StageForm(contact=contact),
@@ -135,8 +137,9 @@ def _latest_consents(contact: Contact) -> list[tuple[object, Consent | None]]:
 
 
 def _timeline_page(request: HttpRequest, contact: Contact) -> object:
-    events = contact.events.select_related("actor").order_by("-at", "-id")
-    return get_page(events, TIMELINE_PAGE, request.GET.get("page"))
+    page = get_page(contact.events.order_by("-at", "-id"), TIMELINE_PAGE, request.GET.get("page"))
+    page.object_list = people.attach(page.object_list, "actor")
+    return page
 
 
 @login_required

@@ -22,7 +22,7 @@ HISTORY = 10
 
 @register.simple_tag
 def lead_routing(contact: Contact) -> dict[str, Any]:
-    history = list(Assignment.objects.filter(contact=contact).select_related("user", "actor")[:HISTORY])
+    history = people.attach(Assignment.objects.filter(contact=contact)[:HISTORY], "user", "actor")
     current = next((a for a in history if a.is_current), None)
     # The reassign select's choices as a list: the form field's iterator costs a COUNT and a server-side cursor.
     empty = AssignForm.base_fields["user"].empty_label  # type: ignore[attr-defined]
