@@ -20,6 +20,7 @@ from nurture.contacts.models import Consent, Contact, Event
 from nurture.core.paging import get_page
 from nurture.identity.actions import open_pairs
 from nurture.identity.models import Merge
+from nurture.lifecycle import stages
 from nurture.lifecycle.actions import StageError
 from nurture.lifecycle.forms import checklist_for
 from nurture.lifecycle.models import StageChange
@@ -90,9 +91,8 @@ def new_contact(request: HttpRequest) -> HttpResponse:
 
 
 def _contact(request: HttpRequest, contact_id: int) -> Contact:
-    contact = get_object_or_404(visible_contacts(request.user).select_related("stage", "company"), pk=contact_id)
-    people.attach([contact], "owner")
-    return contact
+    contact = get_object_or_404(visible_contacts(request.user).select_related("company"), pk=contact_id)
+    return stages.attach(people.attach([contact], "owner"), "stage")[0]
 
 
 @login_required
@@ -113,8 +113,8 @@ def contact_detail(request: HttpRequest, contact_id: int) -> HttpResponse:
             "identities": contact.identities.order_by("kind", "created_at"),
             "tags": contact.tags.order_by("name"),
             "consents": _latest_consents(contact),
-            "stage_history": people.attach(
-                StageChange.objects.filter(contact=contact).select_related("from_stage", "to_stage"), "actor"
+            "stage_history": stages.attach(
+                people.attach(StageChange.objects.filter(contact=contact), "actor"), "from_stage", "to_stage"
             ),
             "timeline": _timeline_page(request, contact),
             # The merged contact's name only: joining its whole row made this the page's costliest query to build.

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from django.core.signals import request_finished, request_started
 from django.db import connection
-from django.db.models import Model
+from django.db.models import ForeignKey, Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from nurture.core.models import Revision
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Model)
 
 _held: dict[str, tuple[Any, Any]] = {}
 _building = threading.Lock()
@@ -90,6 +91,21 @@ def snapshot(name: str, build: Callable[[], T], *, fresh: Callable[[T], bool] = 
         if current is not None:
             _held[name] = (current, value)
     return value
+
+
+def attach(rows: Iterable[M], fields: Sequence[str], held: Mapping[Any, Model]) -> list[M]:
+    """The rows (a queryset is read), their foreign keys `fields` given the held objects they point at instead of
+    joining them. One not held (made in this request, or outside what is held) is read when first asked for, as
+    without this. The held objects are shared by the process's threads: read, never changed."""
+    rows = list(rows)
+    for row in rows:
+        for name in fields:
+            field = row._meta.get_field(name)
+            assert isinstance(field, ForeignKey)
+            target = held.get(getattr(row, field.attname))
+            if target is not None:
+                field.set_cached_value(row, target)
+    return rows
 
 
 def watch(name: str, *models: type[Model], ignore: Callable[[Model, dict[str, Any]], bool] | None = None) -> None:

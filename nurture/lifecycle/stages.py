@@ -3,10 +3,18 @@ process never files a lead under a stage of a set switched off in another proces
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TypeVar
+
+from django.db.models import Model
+
+from nurture.core import revisions
 from nurture.lifecycle import active
 from nurture.lifecycle.actions import install_presets
 from nurture.lifecycle.models import Stage
 from nurture.lifecycle.presets import ANONYMOUS_STAGE, ENTRY_STAGE
+
+M = TypeVar("M", bound=Model)
 
 
 def _held() -> active.ActiveSet:
@@ -33,9 +41,9 @@ def open_stage_ids() -> list[int]:
     return sorted(pk for pk, stage in _held().stages.items() if stage.outcome == Stage.Outcome.OPEN)
 
 
-def held_stage(pk: int) -> Stage | None:
-    """The active set's stage with this pk, as held (shared: not to be changed); None for another set's."""
-    return _held().stages.get(pk)
+def attach(rows: Iterable[M], *fields: str) -> list[M]:
+    """The rows, given their stages (`fields`: foreign keys to Stage) from the active set's held ones."""
+    return revisions.attach(rows, fields, _held().stages)
 
 
 def stage_id(key: str) -> int:
