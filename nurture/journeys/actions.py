@@ -391,7 +391,8 @@ def _held() -> _Held:
     return revisions.snapshot("journeys", build)
 
 
-def _live_journeys() -> list[Journey]:
+def live_journeys() -> list[Journey]:
+    """The live journeys, as held (shared: not to be changed)."""
     return _held().live
 
 
@@ -423,7 +424,7 @@ def on_events(events: Sequence[Event], *, new_contact_ids: Set[int] = frozenset(
     unsubscribed = [e for e in events if e.type == UNSUBSCRIBED]
     if unsubscribed:
         _exit_unsubscribed(unsubscribed)
-    for journey in _live_journeys():
+    for journey in live_journeys():
         trigger = journey.trigger
         if trigger.get("type") == "event":
             fired = [e for e in events if e.type == trigger["event"]]
@@ -492,7 +493,7 @@ def on_contacts_changed(contact_ids: Iterable[int]) -> None:
     if not ids:
         return
     check_goals(ids)
-    for journey in _live_journeys():
+    for journey in live_journeys():
         if journey.trigger.get("type") == "score_band":
             reached: list[int] = []
             for chunk in _chunks(ids):
@@ -528,7 +529,7 @@ def check_goals(contact_ids: Sequence[int]) -> int:
 
 
 def on_stage_entered(contact_ids: Iterable[int], stage: Stage) -> None:
-    for journey in _live_journeys():
+    for journey in live_journeys():
         if journey.trigger.get("type") == "stage" and journey.trigger["stage"] == stage.key:
             _enrol_quietly(journey, contact_ids, {}, "stage")
 
@@ -558,7 +559,7 @@ def run_date_triggers(day: date) -> int:
     a custom date ("repurchase due") on its date or, annual, every year. A second run on one day adds nobody."""
     start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
     total = 0
-    for journey in _live_journeys():
+    for journey in live_journeys():
         trigger = journey.trigger
         if trigger.get("type") != "date":
             continue
