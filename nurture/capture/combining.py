@@ -6,9 +6,11 @@ and one commit for all, which costs a fraction of capturing each alone. Then eve
 lead's result. Alone, a request captures its own lead at once, as before; under load the batches grow by
 themselves, so that the cost per lead falls as the rate rises.
 
-A request answers only once its lead is committed. If a combined capture fails, each of its leads is captured
-again alone, so that a lead that cannot be saved fails only its own request. Inside a transaction (a caller that
-has one open, and tests) a lead is captured in it directly: another request's lead must not commit with it.
+A request answers only once its lead is committed. A combined capture takes no savepoint to retry from (two round
+trips); if it fails, each of its leads is captured again alone, with the capture's own retry (a parallel capture
+that took an identity first), so that a lead that cannot be saved fails only its own request. Inside a
+transaction (a caller that has one open, and tests) a lead is captured in it directly: another request's lead
+must not commit with it.
 """
 
 from __future__ import annotations
@@ -69,13 +71,10 @@ def _capture_together(batch: list[_Request]) -> None:
         try:
             with transaction.atomic():
                 for group in groups:
-                    results = capture_and_stitch([r.lead for r in group], **group[0].options)
+                    results = capture_and_stitch([r.lead for r in group], retry=False, **group[0].options)
                     for request, result in zip(group, results, strict=True):
                         request.result = result
-        except Exception as exc:  # noqa: BLE001 - handed to the requests, whose threads raise it
-            if len(batch) == 1:
-                batch[0].error = exc
-                return
+        except Exception:  # noqa: BLE001 - each lead is tried alone, its own error handed to its request
             for request in batch:  # one at a time: only the lead at fault fails
                 try:
                     request.result = capture_and_stitch([request.lead], **request.options)[0]

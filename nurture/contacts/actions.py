@@ -89,21 +89,24 @@ def capture_leads(
     actor: User | None = None,
     source_label: str = "",
     record_unchanged: bool = True,
+    retry: bool = True,
 ) -> list[CaptureResult]:
     """Find or create the contact of each lead, fill empty fields and append the event.
 
     Leads whose normalised phone, email or other identity is already known land on that contact;
     leads in the same batch that share an identity land on one new contact. `record_unchanged=False`
-    skips the event for a lead that changed nothing, so re-importing a file is a no-op.
+    skips the event for a lead that changed nothing, so re-importing a file is a no-op. `retry=False`: the
+    caller's transaction fails with the capture and the caller tries again itself (capture.combining), so the
+    capture takes no savepoint to retry from (two round trips).
     """
     for attempt in range(CAPTURE_RETRIES):
         try:
-            with transaction.atomic():
+            with transaction.atomic(savepoint=retry):
                 return _capture(leads, event_type, cause, actor, source_label, record_unchanged)
         except IntegrityError:
             # A parallel capture created one of these identities first (the unique constraint on
             # Identity closes the race); the retry finds it and lands on that contact.
-            if attempt == CAPTURE_RETRIES - 1:
+            if attempt == CAPTURE_RETRIES - 1 or not retry:
                 raise
     raise AssertionError("unreachable")
 

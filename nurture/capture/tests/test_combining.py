@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from nurture.capture import combining
+from nurture.contacts import actions
 from nurture.contacts.leads import parse_lead
 from nurture.contacts.models import Contact, Event
 
@@ -69,3 +70,21 @@ def test_a_lead_that_cannot_be_saved_fails_only_its_own_request() -> None:
     assert isinstance(answers[1], TypeError)
     assert answers[0].created and answers[2].created
     assert sorted(Contact.objects.values_list("full_name", flat=True)) == ["Người 0", "Người 2"]
+
+
+def test_a_lead_alone_that_loses_a_race_for_its_phone_lands_on_the_winner(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a known contact, and a capture that does not see its phone at first (as when a parallel capture
+    # commits it meanwhile)
+    first = combining.capture(parse_lead({"full_name": "Lý Văn Bình", "phone": "0904000001"}), **OPTIONS)
+    looked_up = actions._existing_identities
+    calls: list[int] = []
+
+    def late(keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        calls.append(1)
+        return {} if len(calls) == 1 else looked_up(keys)
+
+    monkeypatch.setattr(actions, "_existing_identities", late)
+    # When the same person is captured alone, then the insert that collides is tried again and finds them
+    again = _post_together([parse_lead({"full_name": "Lý Văn Bình", "phone": "0904000001", "need": "Học thử"})])[0]
+    assert not isinstance(again, Exception) and again.contact_id == first.contact_id and len(calls) == 2
+    assert Contact.objects.count() == 1 and Contact.objects.get().need == "Học thử"
