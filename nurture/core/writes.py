@@ -2,8 +2,9 @@
 
 Under load, a capture's inserts and updates built by Django (bulk_create's UNNEST arrays, dumped element by element
 in Python; bulk_update's CASE per row and column) took a third of the web processes' CPU. These build the same
-statements' plain forms by hand: a multi-row insert, and an UPDATE from a VALUES list. Values go through
-each field's pre_save and get_db_prep_save, as Django's own compilers do; no signals are sent, as with bulk_create.
+statements' plain forms by hand: a multi-row insert, and an UPDATE from a VALUES list. Values go through each
+field's pre_save and its preparation for the database, as in Django's own compilers; no signals are sent, as with
+bulk_create.
 """
 
 from __future__ import annotations
