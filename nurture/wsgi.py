@@ -15,5 +15,6 @@ gc.freeze()
 # every 10,000 allocations rather than 700 lets most die first (the contact page: ~15% less CPU).
 gc.set_threshold(10_000, 10, 10)
 # A capture waits on the database some twenty times; each time, with the other threads busy, it waited up to the
-# default 5 ms for the GIL. At 1 ms the routing bench's p99 at 90 leads/s fell from ~1,000 ms to 370-630 ms.
-sys.setswitchinterval(0.001)
+# switch interval for the GIL, and the leads combined behind it waited with it. 5 ms (the default) → 1 ms: the
+# routing bench's p99 fell from ~1,000 to 370-630 ms; 1 → 0.5 ms: 130-206 → 105-136 ms (four interleaved pairs).
+sys.setswitchinterval(0.0005)
