@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from django.core.signals import request_finished, request_started
-from django.db import connection
+from django.db import connection, migrations
 from django.db.models import ForeignKey, Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
@@ -106,6 +106,17 @@ def attach(rows: Iterable[M], fields: Sequence[str], held: Mapping[Any, Model]) 
             if target is not None:
                 field.set_cached_value(row, target)
     return rows
+
+
+def first_token(name: str) -> migrations.RunPython:
+    """A migration operation that gives the named revision its token, for a snapshot to be held before anything it
+    comes from has changed (an install with no scoring model, no dynamic segment)."""
+
+    def create(apps: Any, schema_editor: Any) -> None:
+        historical = apps.get_model("core", "Revision")
+        historical.objects.bulk_create([historical(name=name, token=uuid.uuid4())], ignore_conflicts=True)
+
+    return migrations.RunPython(create, migrations.RunPython.noop)
 
 
 def watch(name: str, *models: type[Model], ignore: Callable[[Model, dict[str, Any]], bool] | None = None) -> None:

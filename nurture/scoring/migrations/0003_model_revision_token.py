@@ -1,13 +1,6 @@
-import uuid
-
 from django.db import migrations
 
-
-# The active model (scoring.prediction.active_model) is held once its revision has a token (core.revisions); an
-# install that never trained a model would otherwise query for it on every lead page.
-def first_token(apps, schema_editor):
-    Revision = apps.get_model("core", "Revision")
-    Revision.objects.bulk_create([Revision(name="scoring-model", token=uuid.uuid4())], ignore_conflicts=True)
+from nurture.core.revisions import first_token
 
 
 class Migration(migrations.Migration):
@@ -16,4 +9,6 @@ class Migration(migrations.Migration):
         ("scoring", "0002_predictive_scoring"),
     ]
 
-    operations = [migrations.RunPython(first_token, migrations.RunPython.noop)]
+    # The active model (scoring.prediction.active_model) is held once its revision has a token; an install that
+    # never trained a model would otherwise query for it on every lead page.
+    operations = [first_token("scoring-model")]
