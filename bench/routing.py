@@ -8,13 +8,16 @@ Run: .venv/bin/python bench/routing.py   (SQLite; set DATABASE_URL=postgres://..
    second for 60 seconds over 32 connections (an open load: enough connections that a slow answer does not hold
    back the next lead); each request returns once its lead is assigned and the notice job stored (same
    transaction), and its latency runs from the moment the lead was due to be sent, so a late send counts.
-   Every lead is then checked to have its owner, assignment and notice job.
+   Every lead is then checked to have its owner, assignment and notice job. On PostgreSQL a probe times a bare
+   durable commit every 50 ms meanwhile (commit_p99_ms, commit_max_ms, and commit_stall_s: the time its commits
+   spent past 150 ms, each second of it ~100 leads that no code could answer within 150 ms): the disk's share of
+   the leads' latency.
 2. 100,000 pending SLA timers: the load above left ~18,000 real ones (three per lead); synthetic ones due in the
    coming days make up the rest. Of the real reminders, --due-per-s a second are moved to fall due while a worker
    runs (--worker-seconds), the others to tomorrow; timer_lag_p99_s is the 99th percentile of (finished - due)
    over them (one not done by the end counts with the lag it had reached).
 
-Prints progress, then ONE JSON line: p50_ms, p99_ms, leads_per_s, timer_lag_p99_s.
+Prints progress, then ONE JSON line: p50_ms, p99_ms, leads_per_s, timer_lag_p99_s (and the probe's keys).
 """
 
 from __future__ import annotations
@@ -94,6 +97,26 @@ def paced_clients(port: int, key: str, payloads: list[Any], rate: float, threads
     return elapsed, latencies
 
 
+class CommitProbe(threading.Thread):
+    """Times a trivial durable commit on the bench's PostgreSQL every 50 ms while the leads are sent: the floor
+    under every lead's latency, set by how fast the disk flushes the write-ahead log. On a shared virtual disk a
+    flush now and then takes hundreds of milliseconds, and every lead committing meanwhile waits for it."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.stop = url, threading.Event()
+        self.times: list[float] = []
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stop.wait(0.05):
+                start = time.perf_counter()
+                conn.execute("SELECT pg_logical_emit_message(true, 'nurture-bench', '')")  # WAL written, so flushed
+                self.times.append(time.perf_counter() - start)
+
+
 def percentile(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[max(0, int(len(values) * q) - 1)]
@@ -129,16 +152,32 @@ def main() -> None:
     payloads = leads(total, seed=5)
     for i, lead in enumerate(payloads):
         lead["province"] = PROVINCES[i % len(PROVINCES)] if i % 4 else "Lào Cai"  # a quarter fall to the catch-all
+    probe = CommitProbe(env["DATABASE_URL"]) if database == "postgresql" else None
     try:
         wait_until_up(port)
         print(f"server up on {port} ({database}); {total} leads at {args.rate:.0f}/s", file=sys.stderr)
+        if probe:
+            probe.start()
         elapsed, latencies = paced_clients(port, key, payloads, args.rate, threads=args.clients)
     finally:
+        if probe:
+            probe.stop.set()
+            probe.join()
         server.terminate()
         server.wait(timeout=20)
     p50, p99 = statistics.median(latencies) * 1000, percentile(latencies, 0.99) * 1000
     rate = len(latencies) / elapsed
     print(f"{rate:.1f} leads/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms", file=sys.stderr)
+    commits = {}
+    if probe and probe.times:
+        # A lead that reaches its commit during a flush of S seconds waits out the rest of it: the leads sent in
+        # the flush's first S - 0.15 s cannot be answered within 150 ms, whatever the code does.
+        stall = sum(max(0.0, t - 0.15) for t in probe.times)
+        commits = {"commit_p99_ms": round(percentile(probe.times, 0.99) * 1000, 1),
+                   "commit_max_ms": round(max(probe.times) * 1000, 1), "commit_stall_s": round(stall, 2)}  # fmt: skip
+        print(f"a bare commit meanwhile (every 50 ms): p99 {commits['commit_p99_ms']} ms, max "
+              f"{commits['commit_max_ms']} ms; {stall:.2f} s of flushes past 150 ms: ~{stall * args.rate:.0f} leads "
+              f"no code could answer within 150 ms ({total // 100} make the slowest 1%)", file=sys.stderr)  # fmt: skip
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nurture.settings")
     sys.path.insert(0, str(ROOT))
@@ -173,8 +212,10 @@ def main() -> None:
     worker_env = dict(env, NURTURE_WORKER_POLL_SECONDS="1")
     worker = subprocess.Popen([PYTHON, "-m", "nurture.cli", "worker"], env=worker_env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=open(tmp / "worker.log", "w"))  # fmt: skip
-    # The worker is up once it has queued and run its daily jobs; only then do the measured timers fall due.
-    while not Job.objects.filter(kind="scoring.decay", status=Job.Status.DONE).exists():
+    # The worker is up once it has queued its daily jobs and run those already due (before 02:00 local, none is);
+    # only then do the measured timers fall due.
+    decay = Job.objects.filter(kind="scoring.decay")
+    while not decay.exists() or decay.filter(due_at__lte=clock.now()).exclude(status=Job.Status.DONE).exists():
         time.sleep(0.5)
     window = args.worker_seconds - 10
     measured = list(queued.filter(payload__step="remind").order_by("pk")[: int(args.due_per_s * window)])
@@ -203,7 +244,7 @@ def main() -> None:
     print(json.dumps({
         "bench": "routing", "database": database, "p50_ms": round(p50, 1), "p99_ms": round(p99, 1),
         "leads_per_s": round(rate, 1), "timer_lag_p99_s": round(lag_p99, 2), "timers_pending": pending,
-        "timers_measured": len(lags),
+        "timers_measured": len(lags), **commits,
     }))  # fmt: skip
 
 
