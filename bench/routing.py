@@ -12,10 +12,10 @@ Run: .venv/bin/python bench/routing.py   (SQLite; set DATABASE_URL=postgres://..
    durable commit every 50 ms meanwhile (commit_p99_ms, commit_max_ms, and commit_stall_s: the time its commits
    spent past 100 ms, each second of it ~100 leads pushed past 150 ms by the disk alone): the disk's share of the
    leads' latency.
-2. 100,000 pending SLA timers: the load above left ~18,000 real ones (three per lead); synthetic ones due in the
-   coming days make up the rest. Of the real reminders, --due-per-s a second are moved to fall due while a worker
-   runs (--worker-seconds), the others to tomorrow; timer_lag_p99_s is the 99th percentile of (finished - due)
-   over them (one not done by the end counts with the lag it had reached).
+2. 100,000 pending SLA timers: the load above left ~6,000 real ones (a lead's reminder, which queues its breach
+   as it runs); synthetic ones due in the coming days make up the rest. Of the real reminders, --due-per-s a second
+   are moved to fall due while a worker runs (--worker-seconds), the others to tomorrow; timer_lag_p99_s is the
+   99th percentile of (finished - due) over them (one not done by the end counts with the lag it had reached).
 
 Prints progress, then ONE JSON line: p50_ms, p99_ms, leads_per_s, timer_lag_p99_s (and the probe's keys).
 """

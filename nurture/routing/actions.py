@@ -23,7 +23,7 @@ from nurture.availability.calendar import Availability, NoWorkingTime
 from nurture.contacts.conditions import ConditionError, contact_q
 from nurture.contacts.models import Contact
 from nurture.core import clock
-from nurture.core.jobs import KeyedJob
+from nurture.core.jobs import KeyedJob, enqueue_kinds
 from nurture.core.writes import bulk_update, insert
 from nurture.lifecycle import stages
 from nurture.lifecycle.models import Stage
@@ -434,14 +434,12 @@ def _apply(
             if previous and same_rep and previous.first_response_at:
                 assignment.first_response_at = previous.first_response_at  # same rep: the clock stays stopped
             made.append(assignment)
-        timers = _start_clocks([a for a in made if a.user is not None and a.first_response_at is None], routing, now)
+        clocks = _start_clocks([a for a in made if a.user is not None and a.first_response_at is None], routing, now)
         insert(made)
         for assignment in made:
             assignment.contact.owner, assignment.contact.updated_at = assignment.user, now
         bulk_update([a.contact for a in made], ["owner", "updated_at"])
-        _announce([a for a in made if a.user is not None],
-                  [("routing.sla", f"sla:{a.pk}:{step}", {"assignment_id": a.pk, "step": step}, moment)
-                   for a, step, moment in timers])  # fmt: skip
+        _announce([a for a in made if a.user is not None], [_timer(a.pk, steps) for a, steps in clocks])
     return made
 
 
@@ -460,25 +458,35 @@ def _announce(assignments: Sequence[Assignment], timers: Sequence[KeyedJob]) -> 
     notify_many(notices, fresh_keys=True, jobs=timers)
 
 
+SlaSteps = list[tuple[str, datetime]]  # (step, when), in time order
+
+
 def _start_clocks(
     assignments: Sequence[Assignment], routing: config.Routing, now: datetime
-) -> list[tuple[Assignment, str, datetime]]:
+) -> list[tuple[Assignment, SlaSteps]]:
     """Each assignment's SLA (the first active policy whose conditions hold): its policy and deadline are set
-    on it (before it is saved); returns its timers (reminder, breach, reclaim) to queue once it has a pk."""
+    on it (before it is saved); returns its steps (reminder, breach, reclaim) to queue once it has a pk."""
     if not assignments or not routing.policies:
         return []
     matches = matching([a.contact for a in assignments], routing.policies)
-    timers = []
+    clocks = []
     for assignment in assignments:
         policy = next((p.row for p in routing.policies if p.row.pk in matches[assignment.contact_id]), None)
         if policy is not None:
-            timers += _start_clock(assignment, policy, routing.availability, now)
-    return timers
+            clocks.append((assignment, _start_clock(assignment, policy, routing.availability, now)))
+    return clocks
 
 
-def _start_clock(
-    assignment: Assignment, policy: SlaPolicy, calendar: Availability, now: datetime
-) -> list[tuple[Assignment, str, datetime]]:
+def _timer(assignment_id: int, steps: SlaSteps) -> KeyedJob:
+    """An assignment's next SLA step as a durable job that carries the steps after it: each step queues the next
+    as it runs (sla_step), so a lead answered in time leaves one timer row behind, not three (a third of what the
+    capture writes for its jobs)."""
+    (step, moment), *then = steps
+    payload = {"assignment_id": assignment_id, "step": step, "then": [[s, m.isoformat()] for s, m in then]}
+    return "routing.sla", f"sla:{assignment_id}:{step}", payload, moment
+
+
+def _start_clock(assignment: Assignment, policy: SlaPolicy, calendar: Availability, now: datetime) -> SlaSteps:
     user = assignment.user
     assert user is not None
 
@@ -496,7 +504,7 @@ def _start_clock(
         moments["remind"] = after(policy.first_response_minutes - policy.remind_before_minutes)
     if policy.reclaim_after_minutes:
         moments["reclaim"] = after(policy.reclaim_after_minutes)
-    return [(assignment, step, moment) for step, moment in moments.items()]
+    return sorted(moments.items(), key=lambda item: item[1])  # (stable: a reminder due at the breach comes first)
 
 
 def responded(contact_id: int, actor: User | None, at: datetime) -> None:
@@ -508,38 +516,47 @@ def responded(contact_id: int, actor: User | None, at: datetime) -> None:
     ).update(first_response_at=at)
 
 
-def sla_step(assignment_id: int, step: str) -> str:
-    """A timer fired: remind the owner, escalate at the breach, or reclaim. Returns what was done."""
+def sla_step(assignment_id: int, step: str, then: SlaSteps | None = None) -> str:
+    """A timer fired: remind the owner, escalate at the breach, or reclaim, and queue the next of `then` (in the
+    same transaction: a worker killed in between runs this step again, and the next is queued once, by its key).
+    Returns what was done."""
     with transaction.atomic():
-        assignment = (
-            Assignment.objects.select_for_update(of=("self",))
-            .select_related("contact", "user", "user__team__lead", "policy")
-            .filter(pk=assignment_id)
-            .first()
-        )
-        if assignment is None or not assignment.is_current or assignment.first_response_at or assignment.user is None:
-            return "nothing"  # answered, reassigned or deleted meanwhile
-        contact, user = assignment.contact, assignment.user
-        name = contact.full_name or contact.phone
-        if step == "remind":
-            notify(user, kind="sla_reminder", contact=contact, key=f"sla:{assignment.pk}:remind",
-                   title=_("Respond to %(name)s before %(due)s") % {
-                       "name": name, "due": timezone.localtime(assignment.due_at).strftime("%H:%M %d/%m")})  # fmt: skip
-            return "reminded"
-        if step == "breach":
-            assignment.breached_at = clock.now()
-            lead = user.team.lead if user.team else None
-            if assignment.policy and assignment.policy.escalate and lead and lead.pk != user.pk:
-                assignment.escalated_to = lead
-                notify(lead, kind="sla_breach", contact=contact, key=f"sla:{assignment.pk}:breach",
-                       title=_("%(user)s has not responded to %(name)s in time") % {
-                           "user": user.display_name, "name": name})  # fmt: skip
-            assignment.save(update_fields=["breached_at", "escalated_to"])
-            return "escalated" if assignment.escalated_to else "breached"
-        routable, routing = list(_routable([contact.pk])), config.current()
-        choice = choose(routable, routing.capture_rules, clock.now(), routing, exclude=[user.pk])[contact.pk]
-        choice.reason["reclaimed_from"] = user.display_name
-        _apply(routable, {contact.pk: choice}, routing, cause=Assignment.Cause.RECLAIM)
-        notify(user, kind="reassigned", contact=contact, key=f"sla:{assignment.pk}:reclaim",
-               title=_("%(name)s was given to someone else: no response in time") % {"name": name})  # fmt: skip
-        return "reclaimed"
+        done = _sla_step(assignment_id, step)
+        if then and done != "nothing":
+            enqueue_kinds([_timer(assignment_id, then)])
+    return done
+
+
+def _sla_step(assignment_id: int, step: str) -> str:
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("contact", "user", "user__team__lead", "policy")
+        .filter(pk=assignment_id)
+        .first()
+    )
+    if assignment is None or not assignment.is_current or assignment.first_response_at or assignment.user is None:
+        return "nothing"  # answered, reassigned or deleted meanwhile
+    contact, user = assignment.contact, assignment.user
+    name = contact.full_name or contact.phone
+    if step == "remind":
+        notify(user, kind="sla_reminder", contact=contact, key=f"sla:{assignment.pk}:remind",
+               title=_("Respond to %(name)s before %(due)s") % {
+                   "name": name, "due": timezone.localtime(assignment.due_at).strftime("%H:%M %d/%m")})  # fmt: skip
+        return "reminded"
+    if step == "breach":
+        assignment.breached_at = clock.now()
+        lead = user.team.lead if user.team else None
+        if assignment.policy and assignment.policy.escalate and lead and lead.pk != user.pk:
+            assignment.escalated_to = lead
+            notify(lead, kind="sla_breach", contact=contact, key=f"sla:{assignment.pk}:breach",
+                   title=_("%(user)s has not responded to %(name)s in time") % {
+                       "user": user.display_name, "name": name})  # fmt: skip
+        assignment.save(update_fields=["breached_at", "escalated_to"])
+        return "escalated" if assignment.escalated_to else "breached"
+    routable, routing = list(_routable([contact.pk])), config.current()
+    choice = choose(routable, routing.capture_rules, clock.now(), routing, exclude=[user.pk])[contact.pk]
+    choice.reason["reclaimed_from"] = user.display_name
+    _apply(routable, {contact.pk: choice}, routing, cause=Assignment.Cause.RECLAIM)
+    notify(user, kind="reassigned", contact=contact, key=f"sla:{assignment.pk}:reclaim",
+           title=_("%(name)s was given to someone else: no response in time") % {"name": name})  # fmt: skip
+    return "reclaimed"

@@ -17,7 +17,9 @@ from nurture.routing import actions
 
 @job_handler("routing.sla")
 def run_sla_step(job: Job) -> None:
-    actions.sla_step(job.payload["assignment_id"], job.payload["step"])
+    # (A timer queued before steps were chained has no "then": its later steps have jobs of their own.)
+    then = [(step, datetime.fromisoformat(moment)) for step, moment in job.payload.get("then", [])]
+    actions.sla_step(job.payload["assignment_id"], job.payload["step"], then)
 
 
 @receiver(contacts_created)

@@ -294,6 +294,30 @@ def test_no_response_reminds_escalates_then_reclaims() -> None:
     assert Notification.objects.filter(user=a, kind="reassigned").exists()
 
 
+def test_an_sla_step_queues_the_next_and_an_answered_lead_leaves_one_timer() -> None:
+    a, b = reps(2)
+    rule([a, b])
+    _policy(business_hours=False)
+    with time_machine.travel(START, tick=False):
+        answered, ignored = capture(), capture()
+    timers = Job.objects.filter(kind="routing.sla").order_by("idempotency_key")
+    assert [(t.idempotency_key, t.due_at) for t in timers] == [
+        (f"sla:{Assignment.objects.get(contact=c).pk}:remind", START + timedelta(minutes=3))
+        for c in (answered, ignored)
+    ]
+    with time_machine.travel(START + timedelta(minutes=1), tick=False):
+        log_activity(answered, kind="call", outcome="reached", actor=answered.owner)
+    with time_machine.travel(START + timedelta(minutes=3, seconds=1), tick=False):
+        process_due_jobs()
+    ignored_id = Assignment.objects.get(contact=ignored).pk
+    queued = timers.filter(status=Job.Status.QUEUED)
+    then = [[(step, datetime.fromisoformat(moment)) for step, moment in t.payload["then"]] for t in queued]
+    assert [(t.idempotency_key, t.due_at) for t in queued] == [
+        (f"sla:{ignored_id}:breach", START + timedelta(minutes=5))
+    ]
+    assert then == [[("reclaim", START + timedelta(minutes=30))]]
+
+
 def test_timers_survive_a_killed_worker() -> None:
     a = reps(1)[0]
     rule([a])
