@@ -57,8 +57,10 @@ class Contact(models.Model):
     address = models.CharField(_("address"), max_length=300, blank=True)
     need = models.TextField(_("need"), blank=True)
     preferred_contact_time = models.CharField(_("preferred contact time"), max_length=100, blank=True)
+    # Stage and owner are indexed by the composite indexes they lead (Meta): indexes of their own would be two
+    # more writes per contact, and two more each time it changes hands.
     stage = models.ForeignKey(
-        "lifecycle.Stage", on_delete=models.PROTECT, related_name="contacts", verbose_name=_("stage")
+        "lifecycle.Stage", on_delete=models.PROTECT, related_name="contacts", verbose_name=_("stage"), db_index=False
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -67,6 +69,7 @@ class Contact(models.Model):
         on_delete=models.SET_NULL,
         related_name="contacts",
         verbose_name=_("owner"),
+        db_index=False,
     )
     # Points scoring (nurture.scoring): the combined score is fit + engagement, engagement decays; the
     # stored engagement is its value at `scored_at`.
@@ -165,7 +168,8 @@ class Consent(models.Model):
         ZALO = "zalo", _("Zalo")
         CALL = "call", _("Phone call")
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consents")
+    # Indexed by consent_contact_channel (Meta); one of its own would be one more write per consent.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consents", db_index=False)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     granted = models.BooleanField()
     source = models.CharField(max_length=100, blank=True)
@@ -233,7 +237,8 @@ class Event(models.Model):
         DEAL_LOST = "deal_lost", _("Deal lost")
         TASK_DONE = "task_done", _("Task done")
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="events")
+    # Indexed by event_contact_at (Meta); one of its own would be one more write per event.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="events", db_index=False)
     type = models.CharField(max_length=40)
     at = models.DateTimeField()
     source = models.CharField(max_length=100, blank=True)

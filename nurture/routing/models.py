@@ -108,10 +108,13 @@ class Assignment(models.Model):
         MANUAL = "manual", _("By hand")
         RECLAIM = "reclaim", _("Reclaimed: no response")
 
-    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="assignments")
+    # Contact and user are indexed by the composite indexes they lead (Meta): indexes of their own would be two
+    # more writes per assignment.
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="assignments",
+                                db_index=False)  # fmt: skip
     # Null: the lead waits in the fallback queue.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="assignments")  # fmt: skip
+                             related_name="assignments", db_index=False)  # fmt: skip
     previous_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                       related_name="+")  # fmt: skip
     rule = models.ForeignKey(AssignmentRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -66,8 +66,10 @@ class ScoreEntry(models.Model):
         FIT = "fit", _("Fit")
         ENGAGEMENT = "engagement", _("Engagement")
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="score_entries")
-    rule = models.ForeignKey(PointsRule, null=True, on_delete=models.SET_NULL, related_name="entries")
+    # Contact and rule are indexed by the composite indexes they lead (Meta): indexes of their own would be two
+    # more writes per entry.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="score_entries", db_index=False)
+    rule = models.ForeignKey(PointsRule, null=True, on_delete=models.SET_NULL, related_name="entries", db_index=False)
     rule_name = models.CharField(max_length=120)  # as the rule was named then: the ledger outlives edits
     event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     dimension = models.CharField(max_length=10, choices=Dimension.choices)
