@@ -479,8 +479,8 @@ def _start_clocks(
 
 def _timer(assignment_id: int, steps: SlaSteps) -> KeyedJob:
     """An assignment's next SLA step as a durable job that carries the steps after it: each step queues the next
-    as it runs (sla_step), so a lead answered in time leaves one timer row behind, not three (a third of what the
-    capture writes for its jobs)."""
+    as it runs (sla_step), so the capture writes one timer row per lead, not three, and a lead answered in time
+    leaves that one behind."""
     (step, moment), *then = steps
     payload = {"assignment_id": assignment_id, "step": step, "then": [[s, m.isoformat()] for s, m in then]}
     return "routing.sla", f"sla:{assignment_id}:{step}", payload, moment
@@ -504,7 +504,7 @@ def _start_clock(assignment: Assignment, policy: SlaPolicy, calendar: Availabili
         moments["remind"] = after(policy.first_response_minutes - policy.remind_before_minutes)
     if policy.reclaim_after_minutes:
         moments["reclaim"] = after(policy.reclaim_after_minutes)
-    return sorted(moments.items(), key=lambda item: item[1])  # (stable: a reminder due at the breach comes first)
+    return sorted(moments.items(), key=lambda item: item[1])  # a reclaim may be set before the breach
 
 
 def responded(contact_id: int, actor: User | None, at: datetime) -> None:
