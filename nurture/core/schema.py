@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.db import migrations
 
 
-def index_dropped(alter: migrations.AlterField, index: str, table: str, column: str) -> migrations.SeparateDatabaseAndState:
+def index_dropped(
+    alter: migrations.AlterField, index: str, table: str, column: str
+) -> migrations.SeparateDatabaseAndState:
     """A foreign key's own index dropped (`alter` sets db_index=False), and nothing else: for that change Django's
     AlterField also drops the key's constraint and adds it back, which checks every row of the table again."""
     return migrations.SeparateDatabaseAndState(
