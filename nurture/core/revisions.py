@@ -98,9 +98,11 @@ def attach(rows: Iterable[M], fields: Sequence[str], held: Mapping[Any, Model]) 
     joining them. One not held (made in this request, or outside what is held) is read when first asked for, as
     without this. The held objects are shared by the process's threads: read, never changed."""
     rows = list(rows)
+    if not rows:
+        return rows
+    keys = [rows[0]._meta.get_field(name) for name in fields]  # the rows are of one model
     for row in rows:
-        for name in fields:
-            field = row._meta.get_field(name)
+        for field in keys:
             assert isinstance(field, ForeignKey)
             target = held.get(getattr(row, field.attname))
             if target is not None:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from nurture.accounts.people import attach
+from nurture.accounts.people import attach as attach_users
 from nurture.contacts.models import Contact
 from nurture.core.money import DEFAULT_CURRENCY, format_vnd
 from nurture.core.templatetags.options import options
@@ -82,11 +82,12 @@ def board_cards(columns: list[Column], column: Column, query: str) -> str:
 @register.simple_tag(takes_context=True)
 def contact_sales(context: Context, contact: Contact) -> dict[str, Any]:
     request = context["request"]
-    deals = attach(visible_deals(request.user).filter(contact=contact).select_related("stage", "pipeline"),
-                          "owner")  # fmt: skip
+    deals = attach_users(
+        visible_deals(request.user).filter(contact=contact).select_related("stage", "pipeline"), "owner"
+    )
     return {
         "deals": deals, "open_deals": [(d.pk, d.title) for d in deals if d.status == Deal.Status.OPEN],
-        "tasks": attach(contact.sales_tasks.filter(done_at__isnull=True).order_by("due_at")[:10], "assignee"),
+        "tasks": attach_users(contact.sales_tasks.filter(done_at__isnull=True).order_by("due_at")[:10], "assignee"),
         "orders": contact.orders.order_by("-ordered_on", "-id")[:5],
     }  # fmt: skip
 
