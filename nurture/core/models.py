@@ -20,7 +20,8 @@ class Job(models.Model):
     payload = models.JSONField(default=dict)
     # Rows outlive deploys: handlers read the version to understand old payloads.
     payload_version = models.PositiveSmallIntegerField(default=1)
-    idempotency_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    # Unique (Meta); null for a job without a key, as a unique constraint lets NULLs repeat but not "".
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     due_at = models.DateTimeField()
     attempts = models.PositiveIntegerField(default=0)
@@ -33,6 +34,8 @@ class Job(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["status", "due_at"], name="job_status_due")]
+        # A constraint rather than unique=True, which on PostgreSQL adds a LIKE index no query uses.
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="core_job_idempotency_key_key")]
 
     def __str__(self) -> str:
         return f"{self.kind}#{self.pk} ({self.status})"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import migrations
+from typing import Any
+
+from django.db import migrations, models
 
 
 def index_dropped(
@@ -15,5 +17,30 @@ def index_dropped(
         state_operations=[alter],
         database_operations=[
             migrations.RunSQL(f'DROP INDEX IF EXISTS "{index}"', f'CREATE INDEX "{index}" ON "{table}" ("{column}")')
+        ],
+    )
+
+
+def like_index_dropped(
+    model: str, column: str, field: models.CharField, table: str, constraint: str, like_index: str
+) -> migrations.SeparateDatabaseAndState:
+    """A unique text column (`field`, now without unique=True) kept unique by a constraint named as the one
+    PostgreSQL already has, and the pattern-matching (LIKE) index Django adds beside it on PostgreSQL dropped:
+    no query matches these keys by pattern, and it is one more write per row."""
+
+    def create(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f'CREATE INDEX "{like_index}" ON "{table}" ("{column}" varchar_pattern_ops)')
+
+    return migrations.SeparateDatabaseAndState(
+        state_operations=[
+            migrations.AlterField(model_name=model, name=column, field=field),
+            migrations.AddConstraint(
+                model_name=model, constraint=models.UniqueConstraint(fields=[column], name=constraint)
+            ),
+        ],
+        database_operations=[
+            migrations.RunSQL(f'DROP INDEX IF EXISTS "{like_index}"', migrations.RunSQL.noop),
+            migrations.RunPython(migrations.RunPython.noop, create),
         ],
     )

@@ -33,7 +33,8 @@ class Notification(models.Model):
     # A path inside the app (/contacts/12/) or an absolute URL; made absolute with SITE_URL when sent out.
     url = models.CharField(_("link"), max_length=500, blank=True)
     # The caller's idempotency key: notifying twice with one key gives the first notice and sends nothing.
-    key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    # Unique (Meta); null for a notice without a key, as a unique constraint lets NULLs repeat but not "".
+    key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(_("created"))
     read_at = models.DateTimeField(_("read"), null=True, blank=True)
 
@@ -44,6 +45,8 @@ class Notification(models.Model):
             models.Index(fields=["user", "read_at", "-created_at"], name="notification_user_unread"),
             models.Index(fields=["contact"], name="notification_contact"),
         ]
+        # A constraint rather than unique=True, which on PostgreSQL adds a LIKE index no query uses.
+        constraints = [models.UniqueConstraint(fields=["key"], name="notifications_notification_key_key")]
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.title}"

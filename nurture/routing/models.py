@@ -31,9 +31,10 @@ class AssignmentRule(models.Model):
     )
     strategy = models.CharField(_("strategy"), max_length=20, choices=Strategy.choices, default=Strategy.ROUND_ROBIN)
     is_active = models.BooleanField(_("active"), default=True)
-    # Round-robin: the user who got the last lead (the next one goes to whoever follows in the order).
+    # Round-robin: the user who got the last lead (the next one goes to whoever follows in the order). Not indexed:
+    # nothing looks rules up by it, and an index would make each lead's update of it a new row version (not HOT).
     last_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="+")  # fmt: skip
+                                  related_name="+", db_index=False)  # fmt: skip
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -115,22 +116,26 @@ class Assignment(models.Model):
     # Null: the lead waits in the fallback queue.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="assignments", db_index=False)  # fmt: skip
+    # The keys below are not indexed: nothing looks assignments up by them, and their indexes would be five more
+    # writes per lead. Deleting a rule, policy or user (rare) scans the table to clear them instead.
     previous_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="+")  # fmt: skip
-    rule = models.ForeignKey(AssignmentRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+                                      related_name="+", db_index=False)  # fmt: skip
+    rule = models.ForeignKey(AssignmentRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                             db_index=False)  # fmt: skip
     cause = models.CharField(max_length=10, choices=Cause.choices)
     # Why: the rule's name and strategy, who was skipped and why, or the warning that sent it to the queue.
     reason = models.JSONField(default=dict)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")  # fmt: skip
+                              related_name="+", db_index=False)  # fmt: skip
     at = models.DateTimeField()
     is_current = models.BooleanField(default=True)
-    policy = models.ForeignKey(SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    policy = models.ForeignKey(SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                               db_index=False)  # fmt: skip
     due_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
     escalated_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+")  # fmt: skip
+                                     related_name="+", db_index=False)  # fmt: skip
 
     class Meta:
         ordering = ["-at", "-id"]
