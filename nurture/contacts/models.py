@@ -243,7 +243,10 @@ class Event(models.Model):
     at = models.DateTimeField()
     source = models.CharField(max_length=100, blank=True)
     data = models.JSONField(default=dict, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # Not indexed: nothing looks events up by who made them, and an index would be one more write per event.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
     # A deal's activities are the contact's events that name the deal: one timeline, read by contact or by deal.
     deal = models.ForeignKey(
         "sales.Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="events", db_index=False

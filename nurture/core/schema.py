@@ -44,3 +44,10 @@ def like_index_dropped(
             migrations.RunPython(migrations.RunPython.noop, create),
         ],
     )
+
+
+def unindexed_key(app: str, model: str, name: str, index: str, **key: Any) -> migrations.SeparateDatabaseAndState:
+    """A nullable foreign key (`key`: to, on_delete, related_name) made db_index=False, its index `index` dropped."""
+    field = models.ForeignKey(blank=True, null=True, db_index=False, **key)
+    alter = migrations.AlterField(model_name=model, name=name, field=field)
+    return index_dropped(alter, index, f"{app}_{model}", f"{name}_id")

@@ -68,12 +68,20 @@ class StageChange(models.Model):
     # Indexed by stagechange_contact_at (Meta); one of its own would be one more write per change.
     contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="stage_changes",
                                 db_index=False)  # fmt: skip
-    from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    # From-stage, rule and actor are not indexed: nothing looks changes up by them, and their indexes would be three
+    # more writes per lead. Deleting a stage, rule or user (rare) scans the table for them instead.
+    from_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")  # the funnel reports' entries
     cause = models.CharField(max_length=20, choices=Cause.choices)
     reason = models.TextField(blank=True)
-    rule = models.ForeignKey("TransitionRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    rule = models.ForeignKey(
+        "TransitionRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
     at = models.DateTimeField()
 
     class Meta:

@@ -24,13 +24,15 @@ def indexed_columns(table: str) -> set[tuple[str, ...]]:
     return {tuple(c["columns"]) for c in constraints.values() if c["index"] and not c["primary_key"]}
 
 
-def test_an_assignment_writes_the_three_indexes_its_queries_read_and_a_rule_none_for_its_last_rep() -> None:
+def test_a_lead_writes_no_index_that_no_query_reads() -> None:
     assert indexed_columns("routing_assignment") == {
         ("contact_id", "at"),
         ("user_id", "is_current", "first_response_at"),
         ("user_id", "at"),
     }
     assert not any("last_user_id" in columns for columns in indexed_columns("routing_assignmentrule"))
+    assert indexed_columns("lifecycle_stagechange") == {("contact_id", "at"), ("to_stage_id",)}
+    assert not any("actor_id" in columns for columns in indexed_columns("contacts_event"))
 
 
 def test_job_and_notice_keys_stay_unique_without_a_pattern_index(admin_user) -> None:  # noqa: ANN001
