@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from nurture.accounts.models import User
 from nurture.contacts.actions import capture_lead
 from nurture.contacts.leads import parse_lead
 from nurture.core import clock
@@ -35,7 +36,7 @@ def test_a_lead_writes_no_index_that_no_query_reads() -> None:
     assert not any("actor_id" in columns for columns in indexed_columns("contacts_event"))
 
 
-def test_job_and_notice_keys_stay_unique_without_a_pattern_index(admin_user) -> None:  # noqa: ANN001
+def test_job_and_notice_keys_stay_unique_without_a_pattern_index(admin_user: User) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
@@ -57,9 +58,9 @@ def test_job_and_notice_keys_stay_unique_without_a_pattern_index(admin_user) -> 
     assert enqueue_on_commit("test", {}, key="k", due_at=now + timedelta(hours=1)).due_at == now  # the first stands
 
 
-def test_deleting_a_rule_clears_it_from_its_assignments_without_an_index(django_user_model) -> None:  # noqa: ANN001
+def test_deleting_a_rule_or_a_rep_clears_them_from_assignments_without_their_indexes() -> None:
     now = clock.now()
-    rep = django_user_model.objects.create_user(username="rep", role="sales_rep")
+    rep = User.objects.create_user(username="rep", role="sales_rep")
     rule = AssignmentRule.objects.create(name="r", last_user=rep, created_at=now, updated_at=now)
     contact_id = capture_lead(
         parse_lead({"full_name": "Lan", "phone": "0912345678"}), event_type="form_submitted"
