@@ -7,14 +7,14 @@ from typing import Any
 from django.db import migrations, models
 
 
-def index_dropped(
-    alter: migrations.AlterField, index: str, table: str, column: str
-) -> migrations.SeparateDatabaseAndState:
-    """A foreign key's own index dropped (`alter` sets db_index=False), and nothing else: for that change Django's
-    AlterField also drops the key's constraint and adds it back on PostgreSQL, checking every row again, and
-    copies the whole table on SQLite."""
+def unindexed_key(app: str, model: str, name: str, index: str, **key: Any) -> migrations.SeparateDatabaseAndState:
+    """A foreign key (`key`: its arguments, as the model declares them) made db_index=False: its index `index`
+    dropped, and nothing else. For that change Django's AlterField also drops the key's constraint and adds it back
+    on PostgreSQL, checking every row again, and copies the whole table on SQLite."""
+    table, column = f"{app}_{model}", f"{name}_id"
+    field = models.ForeignKey(db_index=False, **key)
     return migrations.SeparateDatabaseAndState(
-        state_operations=[alter],
+        state_operations=[migrations.AlterField(model_name=model, name=name, field=field)],
         database_operations=[
             migrations.RunSQL(f'DROP INDEX IF EXISTS "{index}"', f'CREATE INDEX "{index}" ON "{table}" ("{column}")')
         ],
@@ -44,10 +44,3 @@ def like_index_dropped(
             migrations.RunPython(migrations.RunPython.noop, create),
         ],
     )
-
-
-def unindexed_key(app: str, model: str, name: str, index: str, **key: Any) -> migrations.SeparateDatabaseAndState:
-    """A nullable foreign key (`key`: to, on_delete, related_name) made db_index=False, its index `index` dropped."""
-    field = models.ForeignKey(blank=True, null=True, db_index=False, **key)
-    alter = migrations.AlterField(model_name=model, name=name, field=field)
-    return index_dropped(alter, index, f"{app}_{model}", f"{name}_id")

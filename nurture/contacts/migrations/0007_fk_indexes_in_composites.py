@@ -1,8 +1,8 @@
-import django.db.models.deletion
 from django.conf import settings
-from django.db import migrations, models
+from django.db import migrations
+from django.db.models import CASCADE, PROTECT, SET_NULL
 
-from nurture.core.schema import index_dropped
+from nurture.core.schema import unindexed_key
 
 
 class Migration(migrations.Migration):
@@ -13,68 +13,21 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        index_dropped(
-            migrations.AlterField(
-                model_name="consent",
-                name="contact",
-                field=models.ForeignKey(
-                    db_index=False,
-                    on_delete=django.db.models.deletion.CASCADE,
-                    related_name="consents",
-                    to="contacts.contact",
-                ),
-            ),
-            "contacts_consent_contact_id_e3883c86",
-            "contacts_consent",
-            "contact_id",
+        unindexed_key(
+            "contacts", "consent", "contact", "contacts_consent_contact_id_e3883c86",
+            to="contacts.contact", on_delete=CASCADE, related_name="consents",
         ),
-        index_dropped(
-            migrations.AlterField(
-                model_name="contact",
-                name="owner",
-                field=models.ForeignKey(
-                    blank=True,
-                    db_index=False,
-                    null=True,
-                    on_delete=django.db.models.deletion.SET_NULL,
-                    related_name="contacts",
-                    to=settings.AUTH_USER_MODEL,
-                    verbose_name="owner",
-                ),
-            ),
-            "contacts_contact_owner_id_0103c1ee",
-            "contacts_contact",
-            "owner_id",
+        unindexed_key(
+            "contacts", "contact", "owner", "contacts_contact_owner_id_0103c1ee",
+            to=settings.AUTH_USER_MODEL, on_delete=SET_NULL, related_name="contacts", verbose_name="owner",
+            blank=True, null=True,
         ),
-        index_dropped(
-            migrations.AlterField(
-                model_name="contact",
-                name="stage",
-                field=models.ForeignKey(
-                    db_index=False,
-                    on_delete=django.db.models.deletion.PROTECT,
-                    related_name="contacts",
-                    to="lifecycle.stage",
-                    verbose_name="stage",
-                ),
-            ),
-            "contacts_contact_stage_id_f675174e",
-            "contacts_contact",
-            "stage_id",
+        unindexed_key(
+            "contacts", "contact", "stage", "contacts_contact_stage_id_f675174e",
+            to="lifecycle.stage", on_delete=PROTECT, related_name="contacts", verbose_name="stage",
         ),
-        index_dropped(
-            migrations.AlterField(
-                model_name="event",
-                name="contact",
-                field=models.ForeignKey(
-                    db_index=False,
-                    on_delete=django.db.models.deletion.CASCADE,
-                    related_name="events",
-                    to="contacts.contact",
-                ),
-            ),
-            "contacts_event_contact_id_6a5dd8b9",
-            "contacts_event",
-            "contact_id",
+        unindexed_key(
+            "contacts", "event", "contact", "contacts_event_contact_id_6a5dd8b9",
+            to="contacts.contact", on_delete=CASCADE, related_name="events",
         ),
-    ]
+    ]  # fmt: skip

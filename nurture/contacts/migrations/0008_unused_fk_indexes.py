@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
     operations = [
         unindexed_key(
             "contacts", "event", "actor", "contacts_event_actor_id_87724b56",
-            to=settings.AUTH_USER_MODEL, on_delete=SET_NULL,
+            to=settings.AUTH_USER_MODEL, on_delete=SET_NULL, blank=True, null=True,
         ),
     ]

@@ -1,7 +1,7 @@
-import django.db.models.deletion
-from django.db import migrations, models
+from django.db import migrations
+from django.db.models import CASCADE
 
-from nurture.core.schema import index_dropped
+from nurture.core.schema import unindexed_key
 
 
 class Migration(migrations.Migration):
@@ -11,19 +11,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        index_dropped(
-            migrations.AlterField(
-                model_name="stagechange",
-                name="contact",
-                field=models.ForeignKey(
-                    db_index=False,
-                    on_delete=django.db.models.deletion.CASCADE,
-                    related_name="stage_changes",
-                    to="contacts.contact",
-                ),
-            ),
-            "lifecycle_stagechange_contact_id_3c7438c5",
-            "lifecycle_stagechange",
-            "contact_id",
+        unindexed_key(
+            "lifecycle", "stagechange", "contact", "lifecycle_stagechange_contact_id_3c7438c5",
+            to="contacts.contact", on_delete=CASCADE, related_name="stage_changes",
         ),
-    ]
+    ]  # fmt: skip

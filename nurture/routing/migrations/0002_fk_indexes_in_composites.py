@@ -1,8 +1,8 @@
-import django.db.models.deletion
 from django.conf import settings
-from django.db import migrations, models
+from django.db import migrations
+from django.db.models import CASCADE, SET_NULL
 
-from nurture.core.schema import index_dropped
+from nurture.core.schema import unindexed_key
 
 
 class Migration(migrations.Migration):
@@ -13,36 +13,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        index_dropped(
-            migrations.AlterField(
-                model_name="assignment",
-                name="contact",
-                field=models.ForeignKey(
-                    db_index=False,
-                    on_delete=django.db.models.deletion.CASCADE,
-                    related_name="assignments",
-                    to="contacts.contact",
-                ),
-            ),
-            "routing_assignment_contact_id_f23d23e6",
-            "routing_assignment",
-            "contact_id",
+        unindexed_key(
+            "routing", "assignment", "contact", "routing_assignment_contact_id_f23d23e6",
+            to="contacts.contact", on_delete=CASCADE, related_name="assignments",
         ),
-        index_dropped(
-            migrations.AlterField(
-                model_name="assignment",
-                name="user",
-                field=models.ForeignKey(
-                    blank=True,
-                    db_index=False,
-                    null=True,
-                    on_delete=django.db.models.deletion.SET_NULL,
-                    related_name="assignments",
-                    to=settings.AUTH_USER_MODEL,
-                ),
-            ),
-            "routing_assignment_user_id_cabdc808",
-            "routing_assignment",
-            "user_id",
+        unindexed_key(
+            "routing", "assignment", "user", "routing_assignment_user_id_cabdc808",
+            to=settings.AUTH_USER_MODEL, on_delete=SET_NULL, related_name="assignments", blank=True, null=True,
         ),
-    ]
+    ]  # fmt: skip

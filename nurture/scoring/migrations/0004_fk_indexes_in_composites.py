@@ -1,7 +1,7 @@
-import django.db.models.deletion
-from django.db import migrations, models
+from django.db import migrations
+from django.db.models import CASCADE, SET_NULL
 
-from nurture.core.schema import index_dropped
+from nurture.core.schema import unindexed_key
 
 
 class Migration(migrations.Migration):
@@ -11,35 +11,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        index_dropped(
-            migrations.AlterField(
-                model_name="scoreentry",
-                name="contact",
-                field=models.ForeignKey(
-                    db_index=False,
-                    on_delete=django.db.models.deletion.CASCADE,
-                    related_name="score_entries",
-                    to="contacts.contact",
-                ),
-            ),
-            "scoring_scoreentry_contact_id_c5bb8aae",
-            "scoring_scoreentry",
-            "contact_id",
+        unindexed_key(
+            "scoring", "scoreentry", "contact", "scoring_scoreentry_contact_id_c5bb8aae",
+            to="contacts.contact", on_delete=CASCADE, related_name="score_entries",
         ),
-        index_dropped(
-            migrations.AlterField(
-                model_name="scoreentry",
-                name="rule",
-                field=models.ForeignKey(
-                    db_index=False,
-                    null=True,
-                    on_delete=django.db.models.deletion.SET_NULL,
-                    related_name="entries",
-                    to="scoring.pointsrule",
-                ),
-            ),
-            "scoring_scoreentry_rule_id_2876801c",
-            "scoring_scoreentry",
-            "rule_id",
+        unindexed_key(
+            "scoring", "scoreentry", "rule", "scoring_scoreentry_rule_id_2876801c",
+            to="scoring.pointsrule", on_delete=SET_NULL, related_name="entries", null=True,
         ),
-    ]
+    ]  # fmt: skip
